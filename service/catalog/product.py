@@ -1,0 +1,53 @@
+"""The product record every other step reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Product(BaseModel):
+    """One catalog product. Immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    id: str = Field(min_length=1, max_length=256)
+    title: str = Field(min_length=1, max_length=1000)
+    description: str = ""
+    category: str = Field("", description="Slash path, e.g. Clothing/Outerwear/Down.")
+    brand: str = ""
+    price: float | None = Field(None, ge=0, allow_inf_nan=False)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    in_stock: bool = True
+    url: str | None = None
+    image_url: str | None = None
+    lang: str | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _normalize_category(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split("/") if p.strip()]
+        return "/".join(parts)
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _upper_currency(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().upper()
+            return value or None
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _clean_tags(cls, value: object) -> object:
+        if isinstance(value, (list, tuple)):
+            return tuple(str(t).strip() for t in value if str(t).strip())
+        return value
+
+    def facts(self) -> dict[str, Any]:
+        """The product as data for prompts: only fields that hold something."""
+        data = self.model_dump(exclude={"url", "image_url", "lang"})
+        return {k: v for k, v in data.items() if v not in (None, "", {}, ())}

@@ -1,0 +1,69 @@
+"""What every provider takes and returns, and the Protocol they implement.
+
+A provider turns chat messages into text that should match a JSON schema. It
+raises only :class:`service.errors.ProviderError` subclasses: SDK and library
+exceptions are translated at the provider boundary.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One structured-output call.
+
+    ``schema`` is the static JSON schema of the output model (what a hosted API
+    gets, so its compiled-schema cache stays warm). ``grammar_schema`` is the same
+    schema tightened for this call (candidate ids as an enum, length caps) for
+    providers that constrain decoding locally; ``None`` means use ``schema``.
+    """
+
+    messages: tuple[dict[str, str], ...]
+    schema_name: str
+    schema: dict[str, Any]
+    deadline: float  # time.monotonic() after which nobody waits for the answer
+    temperature: float = 0.2
+    max_tokens: int = 800
+    grammar_schema: dict[str, Any] | None = None
+    endpoint: str = "recommend"
+    model: str | None = None  # per-endpoint model override for hosted providers
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+@dataclass
+class Completion:
+    """A provider's answer: raw text (JSON expected) plus provenance and usage."""
+
+    text: str
+    provider: str
+    model: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: float = 0.0
+    attempts: int = 1
+    upstream_request_id: str | None = None
+    fallback_from: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Anything that can answer a :class:`ChatRequest`."""
+
+    name: str
+
+    def complete(self, request: ChatRequest) -> Completion:
+        """Answer within ``request.deadline``.
+
+        :raises service.errors.ProviderError: on any failure.
+        """
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Provider name, model and readiness for /readyz (no secrets)."""
+        ...
