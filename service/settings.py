@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     response_format: Literal["json_schema", "json_object", "text"] = Field(
         "json_schema", description="How structured output is requested from the upstream."
     )
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens", description="Name of the token-limit parameter (newer OpenAI models want max_completion_tokens)."
+    )
+    degraded_answers: bool = Field(
+        True, description="When every provider fails, answer from retrieval (degraded) instead of 503/504."
+    )
     providers: str | None = Field(
         None,
         description="Provider chain, comma-separated (openai, local, or names from SHOPGUIDE_EXTRA_PROVIDERS). "
@@ -78,6 +84,9 @@ class Settings(BaseSettings):
         None, validation_alias=_env("REDIS_URL"), description="Redis for cache, single-flight, jobs; unset = in-process."
     )
     cache_ttl_s: int = Field(3600, ge=0, le=30 * 86400, description="Cache TTL in seconds (0 disables caching).")
+    cache_fallback_ttl_s: int = Field(
+        60, ge=0, le=86400, description="TTL of answers from a fallback provider, so the primary's return shows soon."
+    )
     cache_max_entries: int = Field(10000, ge=1, description="In-process LRU size when REDIS_URL is unset.")
     cache_prefix: str = Field("shopguide", min_length=1, description="Key prefix for everything stored in Redis.")
 

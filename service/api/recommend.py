@@ -1,0 +1,48 @@
+"""POST /v1/recommend."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from service.api.http import json_response, read_body, request_id
+from service.api.openapi import Endpoint
+from service.pipeline.recommend import RecommendPipeline
+from service.respond.recommend import RecommendResponse
+from service.validate.recommend import RecommendRequest
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/v1/recommend",
+        "Explained product recommendations for a shopper's request",
+        "recommend",
+        RecommendResponse,
+        RecommendRequest,
+        errors=(400, 401, 403, 413, 415, 429, 503, 504),
+        description="Retrieves candidates from the catalog, asks the provider chain to pick and explain "
+        "the best k, and falls back to retrieval order (degraded) when no provider answers.",
+    )
+]
+
+
+def provenance_headers(*, provider: str | None, cache: str, prompt_version: str) -> dict[str, str]:
+    return {
+        "X-Shopguide-Provider": provider or "none",
+        "X-Shopguide-Cache": cache,
+        "X-Shopguide-Prompt-Version": prompt_version,
+    }
+
+
+def recommend_blueprint(pipeline: RecommendPipeline) -> Blueprint:
+    bp = Blueprint("recommend", __name__)
+
+    @bp.post("/v1/recommend")
+    def recommend() -> Response:
+        body = read_body(RecommendRequest)
+        answer = pipeline.run(body, request_id())
+        headers = provenance_headers(
+            provider=answer.provider, cache="hit" if answer.cached else "miss", prompt_version=answer.prompt_version
+        )
+        return json_response(answer, headers=headers)
+
+    return bp

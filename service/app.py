@@ -1,0 +1,131 @@
+"""The Flask app factory: builds every dependency once and hands it to the views."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import Flask, Response, g, request
+
+from service.api.health import ENDPOINTS as HEALTH_ENDPOINTS
+from service.api.health import health_blueprint
+from service.api.http import REQUEST_ID_HEADER, register_error_handlers, request_id
+from service.api.openapi import build_openapi
+from service.api.recommend import ENDPOINTS as RECOMMEND_ENDPOINTS
+from service.api.recommend import recommend_blueprint
+from service.cache.singleflight import SingleFlight
+from service.cache.store import AnswerCache, MemoryCache, RedisCache, redis_client
+from service.catalog.load import Catalog, load_catalog
+from service.ops.metrics import Metrics
+from service.pipeline.recommend import RecommendPipeline
+from service.prompt.render import PromptRenderer
+from service.provider.chain import ProviderChain
+from service.provider.registry import build_chain
+from service.respond.common import Readiness
+from service.retrieve.base import Retriever
+from service.retrieve.factory import build_retriever
+from service.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+@dataclass
+class Dependencies:
+    """Everything a request needs, built once per process."""
+
+    settings: Settings
+    catalog: Catalog
+    retriever: Retriever
+    renderer: PromptRenderer
+    cache: AnswerCache
+    flights: SingleFlight
+    chain: ProviderChain
+    metrics: Metrics
+    recommend: RecommendPipeline
+
+
+def build_dependencies(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    chain: ProviderChain | None = None,
+    metrics: Metrics | None = None,
+) -> Dependencies:
+    """Build the catalog, index, prompts, cache, providers and pipelines from settings.
+
+    ``catalog`` and ``chain`` may be given ready-made (tests, the CLI).
+    """
+    metrics = metrics or Metrics()
+    catalog = catalog or load_catalog(settings.catalog, strict=settings.catalog_strict)
+    if catalog.report.errors:
+        log.warning("catalog loaded with rejected rows:\n%s", catalog.report.summary())
+    retriever = build_retriever(catalog, settings)
+    renderer = PromptRenderer(settings.prompts_dir)
+    client = redis_client(settings.redis_url) if settings.redis_url else None
+    cache: AnswerCache = (
+        RedisCache(client, events=metrics) if client else MemoryCache(settings.cache_max_entries, events=metrics)
+    )
+    flights = SingleFlight(client, lock_ttl_s=settings.deadline_s)
+    chain = chain or build_chain(settings, metrics)
+    recommend = RecommendPipeline(
+        settings=settings,
+        catalog=catalog,
+        retriever=retriever,
+        renderer=renderer,
+        cache=cache,
+        flights=flights,
+        chain=chain,
+        metrics=metrics,
+    )
+    return Dependencies(settings, catalog, retriever, renderer, cache, flights, chain, metrics, recommend)
+
+
+def readiness(deps: Dependencies) -> Readiness:
+    cache = deps.cache.status()
+    return Readiness(
+        ready=len(deps.catalog) > 0,
+        catalog={
+            "products": len(deps.catalog),
+            "version": deps.catalog.version,
+            "rejected_rows": len(deps.catalog.report.errors),
+            "source": deps.catalog.report.source,
+        },
+        cache=cache,
+        providers=[p.describe() for p in deps.chain.providers],
+        degraded_only=not deps.chain.providers,
+    )
+
+
+def create_app(settings: Settings | None = None, *, deps: Dependencies | None = None) -> Flask:
+    """The WSGI app. ``gunicorn 'service:create_app()'`` reads settings from the environment.
+
+    :raises ConfigError: when a setting is invalid (start-up stops, naming the variable).
+    """
+    settings = settings or (deps.settings if deps else load_settings())
+    deps = deps or build_dependencies(settings)
+    app = Flask("shopguide")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["shopguide"] = deps
+
+    endpoints = HEALTH_ENDPOINTS + RECOMMEND_ENDPOINTS
+    openapi_doc = build_openapi(endpoints, title="shopguide", version=VERSION)
+    app.register_blueprint(health_blueprint(lambda: readiness(deps), lambda: openapi_doc))
+    app.register_blueprint(recommend_blueprint(deps.recommend))
+    register_error_handlers(app)
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.monotonic()
+        request_id()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = request_id()
+        rule = request.url_rule.rule if request.url_rule else "unmatched"
+        deps.metrics.request(rule, response.status_code, time.monotonic() - g.get("started", time.monotonic()))
+        return response
+
+    return app

@@ -1,0 +1,121 @@
+"""Identical requests in flight at the same time make one upstream call.
+
+Within a process, followers wait on the leader's future. Across processes
+(gunicorn workers, pods), the leader holds a short Redis lock; followers elsewhere
+poll for the leader's result, which is published under its own short-lived key
+whether or not the answer itself is cacheable. If the leader dies or is too slow,
+the lock expires and a follower computes for itself: single-flight saves calls,
+it never blocks an answer past the deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+import redis
+
+RESULT_TTL_S = 30.0
+
+
+@dataclass(frozen=True)
+class FlightResult:
+    value: bytes
+    shared: bool  # True when another caller's computation answered this one
+
+
+class SingleFlight:
+    """Coalesce concurrent computations of the same key."""
+
+    def __init__(
+        self,
+        client: redis.Redis | None = None,
+        *,
+        lock_ttl_s: float = 30.0,
+        poll_s: float = 0.01,
+        max_poll_s: float = 0.1,
+    ) -> None:
+        self._client = client
+        self._lock_ttl_s = lock_ttl_s
+        self._poll_s = poll_s
+        self._max_poll_s = max_poll_s
+        self._flights: dict[str, Future[bytes]] = {}
+        self._guard = threading.Lock()
+
+    def do(self, key: str, compute: Callable[[], bytes], deadline: float) -> FlightResult:
+        """Run ``compute`` once for all concurrent callers of ``key``; wait at most until ``deadline``."""
+        with self._guard:
+            future = self._flights.get(key)
+            leader = future is None
+            if leader:
+                future = Future()
+                self._flights[key] = future
+        assert future is not None
+        if not leader:
+            try:
+                return FlightResult(future.result(timeout=max(0.0, deadline - time.monotonic())), shared=True)
+            except FutureTimeout:
+                return FlightResult(compute(), shared=False)
+            except Exception:  # the leader failed; this caller tries for itself
+                return FlightResult(compute(), shared=False)
+        try:
+            result = self._across_processes(key, compute, deadline)
+            future.set_result(result.value)
+            return result
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            with self._guard:
+                self._flights.pop(key, None)
+
+    def _across_processes(self, key: str, compute: Callable[[], bytes], deadline: float) -> FlightResult:
+        if self._client is None:
+            return FlightResult(compute(), shared=False)
+        lock_key, result_key = f"{key}:flight", f"{key}:flight-result"
+        token = uuid.uuid4().hex
+        try:
+            acquired = bool(self._client.set(lock_key, token, nx=True, px=int(self._lock_ttl_s * 1000)))
+        except redis.RedisError:
+            return FlightResult(compute(), shared=False)
+        if acquired:
+            try:
+                value = compute()
+                try:
+                    pipe = self._client.pipeline(transaction=False)
+                    pipe.set(result_key, value, px=int(RESULT_TTL_S * 1000))
+                    pipe.delete(lock_key)
+                    pipe.execute()
+                except redis.RedisError:
+                    pass
+                return FlightResult(value, shared=False)
+            except BaseException:
+                try:
+                    self._client.delete(lock_key)
+                except redis.RedisError:
+                    pass
+                raise
+        return self._follow(lock_key, result_key, compute, deadline)
+
+    def _follow(self, lock_key: str, result_key: str, compute: Callable[[], bytes], deadline: float) -> FlightResult:
+        wait = self._poll_s
+        try:
+            while time.monotonic() + wait < deadline:
+                time.sleep(wait)
+                pipe = self._client.pipeline(transaction=False)  # type: ignore[union-attr]
+                pipe.get(result_key)
+                pipe.exists(lock_key)
+                value, locked = pipe.execute()
+                if value is not None:
+                    return FlightResult(value, shared=True)
+                if not locked:  # the leader gave up without a result
+                    break
+                wait = min(wait * 1.5, self._max_poll_s)
+        except redis.RedisError:
+            pass
+        return FlightResult(compute(), shared=False)

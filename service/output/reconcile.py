@@ -1,0 +1,83 @@
+"""Hold the model's picks to the contract: real candidates only, no duplicates, exactly ``k`` when possible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.output.explain import fact_reason
+from service.output.schema import RecommendOutput
+from service.respond.recommend import RecommendedItem
+from service.retrieve.base import Candidate
+from service.validate.recommend import Filters
+
+REASON_HARD_CAP = 600
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    items: list[RecommendedItem]
+    invalid_ids: int = 0
+    duplicate_ids: int = 0
+    filled: int = 0
+
+
+def _item(candidate: Candidate, reason: str, source: str) -> RecommendedItem:
+    product = candidate.product
+    return RecommendedItem(
+        id=product.id,
+        title=product.title,
+        price=product.price,
+        currency=product.currency,
+        url=product.url,
+        image_url=product.image_url,
+        reason=reason,
+        score=round(candidate.score, 4),
+        source=source,  # type: ignore[arg-type]
+    )
+
+
+def _clip(reason: str) -> str:
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= REASON_HARD_CAP else reason[: REASON_HARD_CAP - 1].rstrip() + "…"
+
+
+def reconcile(
+    output: RecommendOutput | None,
+    candidates: list[Candidate],
+    k: int,
+    filters: Filters,
+    language: str,
+) -> Reconciled:
+    """Keep the model's valid picks in its order, then fill up to ``k`` from retrieval order.
+
+    Ids that are not candidates are dropped and counted, as are repeats; a pick
+    with an empty reason gets a reason built from the product's facts.
+    """
+    by_id = {c.product.id: c for c in candidates}
+    items: list[RecommendedItem] = []
+    seen: set[str] = set()
+    invalid = duplicates = 0
+    for pick in output.items if output else ():
+        product_id = pick.id.strip()
+        candidate = by_id.get(product_id)
+        if candidate is None:
+            invalid += 1
+            continue
+        if product_id in seen:
+            duplicates += 1
+            continue
+        if len(items) == k:
+            continue
+        seen.add(product_id)
+        reason = _clip(pick.reason) or fact_reason(candidate, filters, language)
+        items.append(_item(candidate, reason, "llm"))
+    filled = 0
+    for candidate in candidates:
+        if len(items) == k:
+            break
+        if candidate.product.id in seen:
+            continue
+        seen.add(candidate.product.id)
+        items.append(_item(candidate, fact_reason(candidate, filters, language), "retrieval"))
+        filled += 1
+    return Reconciled(items=items, invalid_ids=invalid, duplicate_ids=duplicates, filled=filled)

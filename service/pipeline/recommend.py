@@ -1,0 +1,330 @@
+"""The recommendation data flow: retrieve → render prompt → cache → provider chain → validate output → respond.
+
+Each step lives in its own module; this one only wires them in order and keeps
+the timings. It is shared by the HTTP view and the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from service.cache.keys import answer_key, normalize_text
+from service.cache.singleflight import SingleFlight
+from service.cache.store import AnswerCache
+from service.catalog.load import Catalog
+from service.errors import InvalidOutput, ProviderError, ServiceUnavailable
+from service.ops.metrics import Metrics
+from service.output.explain import fact_summary
+from service.output.parse import parse_output
+from service.output.reconcile import reconcile
+from service.output.schema import RECOMMEND_SCHEMA_NAME, RecommendOutput, recommend_grammar_schema, recommend_schema
+from service.prompt.language import answer_language, language_name
+from service.prompt.render import PromptRenderer
+from service.provider.base import ChatRequest, Completion
+from service.provider.chain import AllProvidersFailed, ProviderChain
+from service.respond.recommend import RecommendResponse
+from service.retrieve.base import Candidate, Retriever
+from service.settings import Settings
+from service.validate.recommend import Filters, RecommendRequest
+
+log = logging.getLogger(__name__)
+
+ENDPOINT = "recommend"
+_DESCRIPTION_CHARS = 280
+_MAX_TAGS = 8
+_MAX_ATTRIBUTES = 10
+
+
+def prompt_facts(candidate: Candidate) -> dict[str, Any]:
+    """What the model sees of one candidate: the facts that matter, trimmed to keep prompts short."""
+    product = candidate.product
+    facts: dict[str, Any] = {"id": product.id, "title": product.title}
+    if product.brand:
+        facts["brand"] = product.brand
+    if product.category:
+        facts["category"] = product.category
+    if product.price is not None:
+        facts["price"] = product.price
+        if product.currency:
+            facts["currency"] = product.currency
+    if product.attributes:
+        facts["attributes"] = dict(list(product.attributes.items())[:_MAX_ATTRIBUTES])
+    if product.tags:
+        facts["tags"] = list(product.tags[:_MAX_TAGS])
+    if product.description:
+        text = product.description
+        facts["description"] = text if len(text) <= _DESCRIPTION_CHARS else text[: _DESCRIPTION_CHARS - 1] + "…"
+    if not product.in_stock:
+        facts["in_stock"] = False
+    return facts
+
+
+def active_filters(filters: Filters) -> dict[str, Any]:
+    """The filters worth telling the model about (set ones; in_stock only when relaxed)."""
+    data = filters.model_dump(exclude_none=True)
+    if data.get("in_stock") is True:
+        data.pop("in_stock")
+    return data
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The cacheable part of an answer: everything but request id, cache flag and timings."""
+
+    payload: dict[str, Any]
+    llm_ms: float
+    cacheable: bool
+
+
+class RecommendPipeline:
+    """Answers a :class:`RecommendRequest` with explained, in-catalog products."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        catalog: Catalog,
+        retriever: Retriever,
+        renderer: PromptRenderer,
+        cache: AnswerCache,
+        flights: SingleFlight,
+        chain: ProviderChain,
+        metrics: Metrics,
+    ) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._retriever = retriever
+        self._renderer = renderer
+        self._cache = cache
+        self._flights = flights
+        self._chain = chain
+        self._metrics = metrics
+        self._schema = recommend_schema()
+        self.prompt_version = renderer.version(ENDPOINT)
+
+    def run(self, request: RecommendRequest, request_id: str) -> RecommendResponse:
+        """The whole flow for one request.
+
+        :raises ServiceUnavailable: only when degraded answers are disabled and no provider answered.
+        """
+        started = time.monotonic()
+        deadline = started + self._settings.deadline_s
+        filters = request.filters
+        candidates = self._retriever.search(request.query, filters, self._settings.candidates)
+        retrieval_ms = (time.monotonic() - started) * 1000
+        language = answer_language(request.query, request.language)
+
+        if not candidates:
+            payload = self._payload([], fact_summary(0, language), None, None, degraded=False)
+            return self._respond(payload, request_id, started, retrieval_ms, 0.0, cached=False)
+
+        key = self._key(request, filters, language, candidates)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return self._respond(orjson.loads(hit), request_id, started, retrieval_ms, 0.0, cached=True)
+
+        def compute() -> bytes:
+            outcome = self._answer(request, filters, language, candidates, deadline)
+            blob = orjson.dumps({"payload": outcome.payload, "llm_ms": outcome.llm_ms})
+            if outcome.cacheable:
+                self._cache.set(key, orjson.dumps(outcome.payload), self._ttl(outcome.payload))
+            return blob
+
+        flight = self._flights.do(key, compute, deadline)
+        if flight.shared:
+            self._metrics.coalesced.inc()
+        result = orjson.loads(flight.value)
+        return self._respond(result["payload"], request_id, started, retrieval_ms, result["llm_ms"], cached=False)
+
+    # -- steps -----------------------------------------------------------------------------
+    def _key(self, request: RecommendRequest, filters: Filters, language: str, candidates: list[Candidate]) -> str:
+        user = request.user
+        parts = {
+            "prompt": self.prompt_version,
+            "chain": self._chain.fingerprint(ENDPOINT),
+            "model": self._settings.model_for(ENDPOINT),
+            "params": [self._settings.temperature, self._settings.max_tokens],
+            "query": normalize_text(request.query),
+            "filters": filters.model_dump(),
+            "k": request.k,
+            "language": language,
+            "profile": normalize_text(user.profile) if user and user.profile else None,
+            "recent": list(user.recent_product_ids) if user else [],
+            "candidates": [c.product.id for c in candidates],
+            "catalog": self._catalog.version,
+        }
+        return answer_key(self._settings.cache_prefix, ENDPOINT, parts)
+
+    def _ttl(self, payload: dict[str, Any]) -> float:
+        if payload["provider"] == self._chain.primary:
+            return self._settings.cache_ttl_s
+        # A fallback's answer is kept briefly, so the primary's answer returns soon after it recovers.
+        return min(self._settings.cache_ttl_s, self._settings.cache_fallback_ttl_s)
+
+    def _messages(
+        self, request: RecommendRequest, filters: Filters, language: str, candidates: list[Candidate]
+    ) -> tuple[dict[str, str], ...]:
+        profile = None
+        if request.user and (request.user.profile or request.user.recent_product_ids):
+            recent = [self._catalog.get(pid) for pid in request.user.recent_product_ids]
+            profile = {
+                k: v
+                for k, v in {
+                    "preferences": request.user.profile,
+                    "recently_viewed": [p.title for p in recent if p is not None][:10],
+                }.items()
+                if v
+            }
+        rendered = self._renderer.render(
+            ENDPOINT,
+            query=request.query,
+            k=min(request.k, len(candidates)),
+            language_name=language_name(language),
+            candidates=[prompt_facts(c) for c in candidates],
+            filters=active_filters(filters),
+            profile=profile,
+        )
+        return rendered.messages
+
+    def _answer(
+        self,
+        request: RecommendRequest,
+        filters: Filters,
+        language: str,
+        candidates: list[Candidate],
+        deadline: float,
+    ) -> Outcome:
+        started = time.monotonic()
+        k = min(request.k, len(candidates))
+        messages = self._messages(request, filters, language, candidates)
+        chat = ChatRequest(
+            messages=messages,
+            schema_name=RECOMMEND_SCHEMA_NAME,
+            schema=self._schema,
+            grammar_schema=recommend_grammar_schema([c.product.id for c in candidates], k),
+            deadline=deadline,
+            temperature=self._settings.temperature,
+            max_tokens=self._settings.max_tokens,
+            endpoint=ENDPOINT,
+            model=self._settings.model_for(ENDPOINT),
+        )
+        completion: Completion | None = None
+        output: RecommendOutput | None = None
+        try:
+            completion = self._chain.complete(chat)
+            self._count_call(completion)
+            output = self._validated(completion, chat, k, language)
+        except AllProvidersFailed as exc:
+            self._count_failures(exc)
+            if not self._settings.degraded_answers:
+                raise ServiceUnavailable(str(exc), deadline_exceeded=exc.deadline_exceeded) from exc
+            log.warning("all providers failed; answering from retrieval", extra={"error": str(exc)})
+        except ProviderError as exc:
+            log.warning("provider failed; answering from retrieval", extra={"error": str(exc)})
+        llm_ms = (time.monotonic() - started) * 1000
+
+        degraded = output is None
+        fixed = reconcile(output, candidates, request.k, filters, language)
+        if degraded:
+            self._metrics.degraded.labels(ENDPOINT).inc()
+        summary = (output.summary.strip() if output else "") or fact_summary(len(fixed.items), language)
+        payload = self._payload(
+            [item.model_dump() for item in fixed.items],
+            summary,
+            completion.provider if completion and not degraded else None,
+            completion.model if completion and not degraded else None,
+            degraded=degraded,
+            fallback_from=completion.fallback_from if completion else [],
+            invalid_ids=fixed.invalid_ids,
+        )
+        return Outcome(payload=payload, llm_ms=llm_ms, cacheable=not degraded)
+
+    def _validated(self, completion: Completion, chat: ChatRequest, k: int, language: str) -> RecommendOutput | None:
+        """Parse (with one repair), then re-ask once; None when the model still does not comply."""
+        try:
+            parsed = parse_output(completion.text, RecommendOutput, provider=completion.provider)
+            if parsed.repaired:
+                self._metrics.invalid_output.labels("repaired").inc()
+            return parsed.value
+        except InvalidOutput as first:
+            self._metrics.invalid_output.labels("reask").inc()
+            problem = str(first)
+        reask = self._renderer.render_message(
+            ENDPOINT, "reask", problem=problem, k=k, language_name=language_name(language)
+        )
+        retry = ChatRequest(
+            messages=chat.messages
+            + ({"role": "assistant", "content": completion.text[:4000]}, {"role": "user", "content": reask}),
+            schema_name=chat.schema_name,
+            schema=chat.schema,
+            grammar_schema=chat.grammar_schema,
+            deadline=chat.deadline,
+            temperature=chat.temperature,
+            max_tokens=chat.max_tokens,
+            endpoint=chat.endpoint,
+            model=chat.model,
+        )
+        try:
+            second = self._chain.complete(retry)
+            self._count_call(second)
+            return parse_output(second.text, RecommendOutput, provider=second.provider).value
+        except ProviderError as exc:
+            self._metrics.invalid_output.labels("failed").inc()
+            log.warning("model output invalid after re-ask; answering from retrieval", extra={"error": str(exc)})
+            return None
+
+    def _count_call(self, completion: Completion) -> None:
+        self._metrics.llm_call(completion.provider, completion.model, "ok", completion.tokens_in, completion.tokens_out)
+        for failed in completion.fallback_from:
+            self._metrics.fallbacks.labels(failed.split(":")[0], completion.provider).inc()
+
+    def _count_failures(self, exc: AllProvidersFailed) -> None:
+        for name, failure in exc.failures:
+            self._metrics.llm_call(name, "", failure.kind)
+
+    def _payload(
+        self,
+        items: list[dict[str, Any]],
+        summary: str,
+        provider: str | None,
+        model: str | None,
+        *,
+        degraded: bool,
+        fallback_from: list[str] | None = None,
+        invalid_ids: int = 0,
+    ) -> dict[str, Any]:
+        return {
+            "items": items,
+            "summary": summary,
+            "provider": provider,
+            "model": model,
+            "degraded": degraded,
+            "prompt_version": self.prompt_version,
+            "fallback_from": fallback_from or [],
+            "invalid_ids_dropped": invalid_ids,
+        }
+
+    def _respond(
+        self,
+        payload: dict[str, Any],
+        request_id: str,
+        started: float,
+        retrieval_ms: float,
+        llm_ms: float,
+        *,
+        cached: bool,
+    ) -> RecommendResponse:
+        total_ms = (time.monotonic() - started) * 1000
+        return RecommendResponse.model_validate(
+            {
+                **payload,
+                "request_id": request_id,
+                "cached": cached,
+                "timings_ms": {"retrieval": round(retrieval_ms, 3), "llm": round(llm_ms, 3), "total": round(total_ms, 3)},
+            }
+        )
