@@ -89,7 +89,7 @@ class RetryPolicy:
         """A tenacity ``Retrying`` for one call that must be done by ``deadline``."""
         return Retrying(
             retry=retry_if_exception_type(RetryableProviderError),
-            wait=wait_retry_after(wait_exponential_jitter(self.initial_wait_s, self.max_wait_s, jitter=self.jitter_s)),
+            wait=wait_retry_after(wait_exponential_jitter(multiplier=self.initial_wait_s, max=self.max_wait_s, jitter=self.jitter_s)),
             stop=stop_after_attempt(self.retries + 1) | stop_before_deadline(deadline, self.min_attempt_s, clock),
             sleep=sleep,
             before_sleep=before_sleep,

@@ -1,0 +1,122 @@
+import multiprocessing
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+
+from service.cache.singleflight import SingleFlight
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def key():
+    key = f"test-sf-{uuid.uuid4().hex}"
+    yield key
+    client = redis.Redis.from_url(REDIS_URL)
+    for k in client.scan_iter(f"{key}*"):
+        client.delete(k)
+
+
+def run_concurrently(n, fn):
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def worker(i):
+        barrier.wait()
+        results[i] = fn()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.mark.parametrize("use_redis", [False, True])
+def test_concurrent_callers_share_one_computation(key, use_redis):
+    flights = SingleFlight(redis.Redis.from_url(REDIS_URL) if use_redis else None)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.2)
+        return b"answer"
+
+    results = run_concurrently(16, lambda: flights.do(key, compute, time.monotonic() + 5))
+    assert len(calls) == 1
+    assert all(r.value == b"answer" for r in results)
+    assert sum(r.shared for r in results) == 15
+
+
+def test_a_failing_leader_does_not_fail_followers(key):
+    flights = SingleFlight(None)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.1)
+        if len(calls) == 1:
+            raise RuntimeError("leader failed")
+        return b"second try"
+
+    outcomes = run_concurrently(4, lambda: _catch(lambda: flights.do(key, compute, time.monotonic() + 5)))
+    assert sum(isinstance(o, RuntimeError) for o in outcomes) == 1
+    assert all(o.value == b"second try" for o in outcomes if not isinstance(o, Exception))
+
+
+def _catch(fn):
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001
+        return exc
+
+
+def _process_flight(key, counter_key, out):
+    client = redis.Redis.from_url(REDIS_URL)
+
+    def compute():
+        client.incr(counter_key)
+        time.sleep(0.3)
+        return b"shared-across-processes"
+
+    result = SingleFlight(client).do(key, compute, time.monotonic() + 5)
+    out.put((result.value, result.shared))
+
+
+def test_single_flight_across_processes(key):
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    counter_key = f"{key}:counter"
+    procs = [ctx.Process(target=_process_flight, args=(key, counter_key, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(timeout=10)
+    # Processes start at different times; whoever arrives while the leader computes shares its answer.
+    assert all(value == b"shared-across-processes" for value, _ in results)
+    calls = int(redis.Redis.from_url(REDIS_URL).get(counter_key))
+    assert calls == 4 - sum(shared for _, shared in results)
+    assert calls < 4
+
+
+def test_follower_computes_itself_when_the_lock_holder_vanishes(key):
+    client = redis.Redis.from_url(REDIS_URL)
+    client.set(f"{key}:flight", "someone-else", px=300)  # a leader that will never publish
+    started = time.monotonic()
+    result = SingleFlight(client).do(key, lambda: b"mine", time.monotonic() + 5)
+    assert result == result.__class__(b"mine", shared=False)
+    assert 0.25 < time.monotonic() - started < 2
+
+
+def test_follower_stops_waiting_at_the_deadline(key):
+    client = redis.Redis.from_url(REDIS_URL)
+    client.set(f"{key}:flight", "someone-else", px=10_000)
+    started = time.monotonic()
+    result = SingleFlight(client).do(key, lambda: b"mine", time.monotonic() + 0.3)
+    assert result.value == b"mine"
+    assert time.monotonic() - started < 1

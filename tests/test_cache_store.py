@@ -1,0 +1,92 @@
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+
+from service.cache.keys import answer_key, normalize_text
+from service.cache.store import MemoryCache, RedisCache, redis_client
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Events:
+    def __init__(self):
+        self.seen = []
+
+    def cache_event(self, outcome):
+        self.seen.append(outcome)
+
+
+@pytest.fixture
+def prefix():
+    prefix = f"test-{uuid.uuid4().hex}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
+def test_normalize_text():
+    assert normalize_text("  Down\tJACKET  ") == normalize_text("down jacket")
+    assert normalize_text("ＡＢＣ　羽绒服") == "abc 羽绒服"  # full-width folded by NFKC
+
+
+def test_answer_key_is_stable_and_covers_parts(prefix):
+    parts = {"query": "x", "k": 5, "filters": {"a": 1, "b": None}}
+    assert answer_key(prefix, "recommend", parts) == answer_key(prefix, "recommend", dict(reversed(parts.items())))
+    assert answer_key(prefix, "recommend", parts) != answer_key(prefix, "recommend", {**parts, "k": 6})
+    assert answer_key(prefix, "recommend", parts) != answer_key(prefix, "copy", parts)
+    assert answer_key(prefix, "recommend", parts).startswith(f"{prefix}:ans:")
+
+
+def test_redis_cache_hit_miss_and_ttl(prefix):
+    events = Events()
+    cache = RedisCache(redis_client(REDIS_URL), events=events)
+    key = f"{prefix}:k"
+    assert cache.get(key) is None
+    cache.set(key, b"value", ttl_s=0.3)
+    assert cache.get(key) == b"value"
+    time.sleep(0.45)
+    assert cache.get(key) is None
+    assert events.seen == ["miss", "set", "hit", "miss"]
+    assert cache.status() == {"backend": "redis", "ok": True}
+
+
+def test_redis_down_counts_errors_and_answers_none():
+    events = Events()
+    cache = RedisCache(redis_client("redis://127.0.0.1:1/0", socket_timeout_s=0.2), events=events)
+    assert cache.get("k") is None
+    cache.set("k", b"v", ttl_s=10)  # no exception
+    assert cache.get("k") is None
+    assert events.seen and set(events.seen) == {"error"}
+    assert cache.status()["ok"] is False
+
+
+def test_memory_cache_lru_and_ttl():
+    cache = MemoryCache(max_entries=2)
+    cache.set("a", b"1", 10)
+    cache.set("b", b"2", 0.2)
+    cache.set("c", b"3", 10)  # evicts the least recently used
+    assert cache.get("a") is None and cache.get("c") == b"3"
+    time.sleep(0.3)
+    assert cache.get("b") is None
+    cache.set("z", b"x", 0)  # TTL 0 means do not cache
+    assert cache.get("z") is None
+
+
+def test_memory_cache_is_thread_safe():
+    cache = MemoryCache(max_entries=100)
+
+    def work(n):
+        for i in range(500):
+            cache.set(f"{n}-{i % 150}", b"x", 10)
+            cache.get(f"{n}-{i % 70}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert cache.status()["entries"] <= 100

@@ -1,0 +1,125 @@
+import pytest
+
+from service.catalog.product import Product
+from service.errors import InvalidOutput
+from service.output.explain import fact_reason, fact_summary, format_price
+from service.output.parse import parse_output
+from service.output.reconcile import reconcile
+from service.output.schema import RecommendOutput, recommend_grammar_schema, recommend_schema
+from service.retrieve.base import Candidate
+from service.validate.recommend import Filters
+
+
+def candidates(n=5):
+    return [
+        Candidate(
+            Product(
+                id=f"P{i}",
+                title=f"Down jacket {i}",
+                category="Clothing/Outerwear/Down",
+                brand="Northpeak",
+                price=100.0 + i,
+                currency="USD",
+                attributes={"fill_power": 700 + i},
+            ),
+            score=10.0 - i,
+            matched_terms=("down", "jacket"),
+        )
+        for i in range(n)
+    ]
+
+
+def walk_objects(node):
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            yield node
+        for value in node.values():
+            yield from walk_objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk_objects(value)
+
+
+def test_schema_is_openai_strict():
+    schema = recommend_schema()
+    objects = list(walk_objects(schema))
+    assert len(objects) == 2
+    for obj in objects:
+        assert obj["additionalProperties"] is False
+        assert sorted(obj["required"]) == sorted(obj["properties"])
+
+
+def test_grammar_schema_restricts_ids_and_counts():
+    schema = recommend_grammar_schema(["A", "B", "B", "C"], k=5)
+    assert schema["$defs"]["Pick"]["properties"]["id"]["enum"] == ["A", "B", "C"]
+    assert schema["properties"]["items"]["minItems"] == schema["properties"]["items"]["maxItems"] == 3
+    assert schema["$defs"]["Pick"]["properties"]["reason"]["maxLength"] > 0
+    assert "enum" not in recommend_schema()["$defs"]["Pick"]["properties"]["id"]  # the static one stays untouched
+
+
+@pytest.mark.parametrize(
+    ("text", "repaired"),
+    [
+        ('{"items": [{"id": "P1", "reason": "warm"}], "summary": "s"}', False),
+        ('Here you go:\n```json\n{"items": [{"id": "P1", "reason": "warm"}], "summary": "s"}\n```\nEnjoy!', True),
+        ('Sure! {"items": [{"id": "P1", "reason": "warm", "extra": 1}]} Anything else?', True),
+        ('{"note": "x"} {"items": [{"id": "P1", "reason": "warm"}], "summary": "s"}', True),
+    ],
+)
+def test_parse_accepts_and_repairs(text, repaired):
+    parsed = parse_output(text, RecommendOutput)
+    assert parsed.repaired is repaired
+    assert parsed.value.items[0].id == "P1"
+
+
+@pytest.mark.parametrize("text", ["I recommend P1!", '{"items": "P1"}', '{"items": [{"id": "P1"}]}', "", "```json\n{\n```"])
+def test_parse_rejects_what_cannot_be_repaired(text):
+    with pytest.raises(InvalidOutput):
+        parse_output(text, RecommendOutput)
+
+
+def test_numeric_ids_are_read_as_strings():
+    assert parse_output('{"items": [{"id": 7, "reason": "r"}], "summary": ""}', RecommendOutput).value.items[0].id == "7"
+
+
+def test_reconcile_drops_unknown_and_duplicate_ids_and_fills_from_retrieval():
+    output = RecommendOutput.model_validate(
+        {
+            "items": [
+                {"id": "P3", "reason": "Best warmth."},
+                {"id": "NOPE", "reason": "invented"},
+                {"id": "P3", "reason": "again"},
+                {"id": " P1 ", "reason": "  "},
+            ],
+            "summary": "s",
+        }
+    )
+    fixed = reconcile(output, candidates(), k=4, filters=Filters(), language="en")
+    assert [i.id for i in fixed.items] == ["P3", "P1", "P0", "P2"]
+    assert [i.source for i in fixed.items] == ["llm", "llm", "retrieval", "retrieval"]
+    assert fixed.invalid_ids == 1 and fixed.duplicate_ids == 1 and fixed.filled == 2
+    assert fixed.items[0].reason == "Best warmth."
+    assert "Northpeak" in fixed.items[1].reason  # empty reason replaced by facts
+
+
+def test_reconcile_caps_at_k_and_handles_no_output():
+    output = RecommendOutput.model_validate({"items": [{"id": f"P{i}", "reason": "r"} for i in range(5)]})
+    assert len(reconcile(output, candidates(), k=2, filters=Filters(), language="en").items) == 2
+    degraded = reconcile(None, candidates(3), k=5, filters=Filters(), language="en")
+    assert [i.id for i in degraded.items] == ["P0", "P1", "P2"]
+    assert all(i.source == "retrieval" for i in degraded.items)
+
+
+def test_fact_reasons_use_only_product_facts():
+    candidate = candidates(1)[0]
+    en = fact_reason(candidate, Filters(price_max=150), "en")
+    assert '"down"' in en and "$100" in en and "$150 budget" in en and "fill power 700" in en
+    zh = fact_reason(candidate, Filters(price_max=150), "zh")
+    assert "「down」" in zh and "预算" in zh and "有货" in zh
+    assert "3" in fact_summary(3, "en") and "3 件" in fact_summary(3, "zh")
+
+
+def test_format_price():
+    assert format_price(1299.0, "CNY") == "¥1,299"
+    assert format_price(19.99, "USD") == "$19.99"
+    assert format_price(5, "CHF") == "5 CHF"
