@@ -200,10 +200,11 @@ class RecommendPipeline:
         deadline: float,
     ) -> Outcome:
         started = time.monotonic()
+        if not self._chain.providers:  # configured without any model: retrieval answers, by design
+            return self._degraded(request, filters, language, candidates, started, failed=[])
         k = min(request.k, len(candidates))
-        messages = self._messages(request, filters, language, candidates)
         chat = ChatRequest(
-            messages=messages,
+            messages=self._messages(request, filters, language, candidates),
             schema_name=RECOMMEND_SCHEMA_NAME,
             schema=self._schema,
             grammar_schema=recommend_grammar_schema([c.product.id for c in candidates], k),
@@ -215,34 +216,56 @@ class RecommendPipeline:
         )
         completion: Completion | None = None
         output: RecommendOutput | None = None
+        failed: list[str] = []
         try:
             completion = self._chain.complete(chat)
             self._count_call(completion)
+            failed = list(completion.fallback_from)
             output = self._validated(completion, chat, k, language)
+            if output is None:
+                failed.append(f"{completion.provider}:InvalidOutput")
         except AllProvidersFailed as exc:
             self._count_failures(exc)
+            failed = [f"{name}:{err.kind}" for name, err in exc.failures]
             if not self._settings.degraded_answers:
                 raise ServiceUnavailable(str(exc), deadline_exceeded=exc.deadline_exceeded) from exc
             log.warning("all providers failed; answering from retrieval", extra={"error": str(exc)})
-        except ProviderError as exc:
-            log.warning("provider failed; answering from retrieval", extra={"error": str(exc)})
-        llm_ms = (time.monotonic() - started) * 1000
-
-        degraded = output is None
+        if output is None or completion is None:
+            return self._degraded(request, filters, language, candidates, started, failed=failed)
         fixed = reconcile(output, candidates, request.k, filters, language)
-        if degraded:
-            self._metrics.degraded.labels(ENDPOINT).inc()
-        summary = (output.summary.strip() if output else "") or fact_summary(len(fixed.items), language)
         payload = self._payload(
             [item.model_dump() for item in fixed.items],
-            summary,
-            completion.provider if completion and not degraded else None,
-            completion.model if completion and not degraded else None,
-            degraded=degraded,
-            fallback_from=completion.fallback_from if completion else [],
+            output.summary.strip() or fact_summary(len(fixed.items), language),
+            completion.provider,
+            completion.model,
+            degraded=False,
+            fallback_from=completion.fallback_from,
             invalid_ids=fixed.invalid_ids,
         )
-        return Outcome(payload=payload, llm_ms=llm_ms, cacheable=not degraded)
+        return Outcome(payload=payload, llm_ms=(time.monotonic() - started) * 1000, cacheable=True)
+
+    def _degraded(
+        self,
+        request: RecommendRequest,
+        filters: Filters,
+        language: str,
+        candidates: list[Candidate],
+        started: float,
+        *,
+        failed: list[str],
+    ) -> Outcome:
+        """Retrieval order with reasons from product facts; never cached, so a recovered model answers next time."""
+        self._metrics.degraded.labels(ENDPOINT).inc()
+        fixed = reconcile(None, candidates, request.k, filters, language)
+        payload = self._payload(
+            [item.model_dump() for item in fixed.items],
+            fact_summary(len(fixed.items), language),
+            None,
+            None,
+            degraded=True,
+            fallback_from=failed,
+        )
+        return Outcome(payload=payload, llm_ms=(time.monotonic() - started) * 1000, cacheable=False)
 
     def _validated(self, completion: Completion, chat: ChatRequest, k: int, language: str) -> RecommendOutput | None:
         """Parse (with one repair), then re-ask once; None when the model still does not comply."""
