@@ -276,3 +276,18 @@ def test_version_follows_content(tmp_path: Path) -> None:
 def test_row_error_names_line_and_id() -> None:
     assert str(RowError(4, "duplicate id", "A1")) == "line 4 (id A1): duplicate id"
     assert str(RowError(9, "bad JSON")) == "line 9: bad JSON"
+
+
+def test_numeric_ids_are_strings_and_boolean_prices_are_rejected(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": 123, "title": "A", "price": 5}\n{"id": "x", "title": "B", "price": true}\n')
+    catalog = load_catalog(path)
+    assert [p.id for p in catalog.products] == ["123"]
+    assert len(catalog.report.errors) == 1 and catalog.report.errors[0].line == 2
+    assert "boolean" in catalog.report.errors[0].message
+
+
+def test_csv_unknown_column_is_reported_even_when_always_empty(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("id,title,colour\n1,A,\n2,B,\n")
+    assert load_catalog(path).report.ignored_columns == ["colour"]

@@ -190,8 +190,8 @@ def _from_csv(record: dict[str, str | None]) -> dict[str, Any]:
     for key, value in record.items():
         key = (key or "").strip()
         value = (value or "").strip()
-        if not key or value == "":
-            continue
+        if not key or (value == "" and key in _KNOWN):
+            continue  # unknown columns stay, even empty, so the report names them
         if key == "attributes":
             try:
                 attrs = json.loads(value)
