@@ -177,7 +177,7 @@ def test_latency_applies_to_every_answer(upstream):
                 ask(c)
         else:
             ask(c)
-        assert 0.2 <= time.monotonic() - t0 < 0.4
+        assert 0.2 <= time.monotonic() - t0 < 1.0  # generous: a loaded CI box; 0.2 s is the point
 
 
 def test_hang_times_out_and_reset_releases_it(upstream):
@@ -328,7 +328,7 @@ def test_concurrent_requests_are_served_in_parallel(upstream):
     assert len(arrivals) == 32
     # every request reached the server before the first could be answered: they were served in parallel
     assert max(arrivals) - min(arrivals) < 0.2
-    assert wall < 0.4, wall  # serially this would take 32 x 0.2 s
+    assert wall < 1.6, wall  # serially this would take 32 x 0.2 s = 6.4 s
 
 
 def test_keepalive_round_trip_has_no_nagle_stall(upstream):
