@@ -99,6 +99,38 @@ class Settings(BaseSettings):
         "auto", description="dtype of the local model (auto: bf16 on GPU, fp32 on CPU)."
     )
     local_preload: bool = Field(False, description="Load the local model at start-up instead of on first use.")
+    local_cache_dir: Path = Field(
+        Path.home() / ".cache" / "shopguide" / "models",
+        description="Where a .gguf local model is converted once to safetensors, keyed by the file's SHA-256.",
+    )
+    local_batch_size: int = Field(
+        4, ge=1, le=64, description="Most waiting requests the local model generates as one batch."
+    )
+    local_queue_size: int = Field(
+        16, ge=1, le=1024, description="Requests that may wait for the local model; one more is refused at once."
+    )
+    local_batch_window_s: float = Field(
+        0.05, ge=0, le=5, description="How long the local worker waits for more requests to fill a batch, seconds."
+    )
+    local_max_new_tokens: int = Field(
+        512, ge=16, le=8192, description="Max tokens the local model generates per answer."
+    )
+    local_max_string_chars: int = Field(
+        240, ge=8, le=10000, description="maxLength given to output-schema strings that have none (local model only)."
+    )
+    local_max_string_tokens: int = Field(
+        64,
+        ge=0,
+        le=4096,
+        description="Tokens after which the local model must close the string it is writing (0: no cap); "
+        "maxLength counts characters, and CJK text costs a small model 2-3 tokens each.",
+    )
+    local_grammar: Literal["llguidance", "xgrammar", "none"] = Field(
+        "llguidance", description="Constrained-decoding library of the local model (none: unconstrained)."
+    )
+    local_threads: int | None = Field(
+        None, ge=1, le=256, description="torch CPU threads for the local model (unset: torch's default)."
+    )
 
     # -- service -------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Bind address of `shopguide serve`.")
@@ -111,7 +143,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 
-    @field_validator("openai_base_url", "redis_url", "local_model", "providers", mode="before")
+    @field_validator("openai_base_url", "redis_url", "local_model", "local_threads", "providers", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -1,0 +1,171 @@
+"""Run one batch of chat requests through the loaded model: chat template, left padding, per-row grammars."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+from service.errors import InvalidOutput, ProviderError, UpstreamTimeout
+from service.provider.base import ChatRequest
+from service.provider.local.constrain import (
+    GrammarError,
+    GrammarLogitsProcessor,
+    Grammars,
+    RowLimits,
+    RowMatcher,
+    StringTokenCap,
+    cap_string_lengths,
+    quote_token_bitmask,
+)
+from service.provider.local.loader import LoadedModel
+from service.provider.local.model_files import PROVIDER
+
+Finish = Literal["stop", "length", "deadline"]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One row's answer."""
+
+    text: str
+    tokens_in: int
+    tokens_out: int
+    finish: Finish = "stop"
+
+
+class BatchGenerator:
+    """Answers a batch of :class:`ChatRequest` with one ``generate`` call. Not thread-safe: one worker owns it."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        grammars: Grammars | None,
+        *,
+        max_new_tokens: int,
+        max_string_chars: int,
+        max_string_tokens: int | None = None,
+    ) -> None:
+        self._loaded = loaded
+        self._grammars = grammars
+        self._max_new_tokens = max_new_tokens
+        self._max_string_chars = max_string_chars
+        self._string_cap: StringTokenCap | None = None
+        if grammars is not None and max_string_tokens:
+            bitmask, ids = quote_token_bitmask(loaded.tokenizer, loaded.vocab_size)
+            self._string_cap = StringTokenCap(max_string_tokens, bitmask, ids)
+
+    def __call__(self, requests: Sequence[ChatRequest]) -> list[Generation | ProviderError]:
+        """One result per request, in order: a :class:`Generation` or the error for that row.
+
+        :raises ProviderError: when the batch as a whole fails (the model raised).
+        """
+        results: list[Generation | ProviderError | None] = [None] * len(requests)
+        rows: list[int] = []
+        prompts: list[str] = []
+        matchers: list[RowMatcher | None] = []
+        for index, request in enumerate(requests):
+            try:
+                prompt = self._prompt(request)
+                matcher = self._matcher(request)
+            except ProviderError as exc:
+                results[index] = exc
+                continue
+            rows.append(index)
+            prompts.append(prompt)
+            matchers.append(matcher)
+        if rows:
+            generated = self._generate([requests[i] for i in rows], prompts, matchers)
+            for index, result in zip(rows, generated, strict=True):
+                results[index] = result
+        return [r if r is not None else ProviderError("no result", provider=PROVIDER) for r in results]
+
+    def _prompt(self, request: ChatRequest) -> str:
+        try:
+            return self._loaded.tokenizer.apply_chat_template(
+                list(request.messages), add_generation_prompt=True, tokenize=False
+            )
+        except Exception as exc:  # jinja errors from the model's own template
+            raise ProviderError(f"chat template failed: {exc}", provider=PROVIDER) from exc
+
+    def _matcher(self, request: ChatRequest) -> RowMatcher | None:
+        if self._grammars is None:
+            return None
+        schema = request.grammar_schema if request.grammar_schema is not None else request.schema
+        try:
+            return self._grammars.matcher(cap_string_lengths(schema, self._max_string_chars))
+        except GrammarError as exc:
+            raise ProviderError(f"cannot build a grammar from the output schema: {exc}", provider=PROVIDER) from exc
+
+    def _generate(
+        self, requests: Sequence[ChatRequest], prompts: list[str], matchers: list[RowMatcher | None]
+    ) -> list[Generation | ProviderError]:
+        loaded = self._loaded
+        tokenizer = loaded.tokenizer
+        encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        input_ids = encoded["input_ids"].to(loaded.device)
+        attention_mask = encoded["attention_mask"].to(loaded.device)
+        width = input_ids.shape[1]
+        budgets = [max(1, min(r.max_tokens, self._max_new_tokens)) for r in requests]
+        limits = RowLimits(width, budgets, [r.deadline for r in requests])
+        processor = GrammarLogitsProcessor(matchers, loaded.vocab_size, limits, self._string_cap)
+        # One batch shares one sampling setting; the batcher groups requests by temperature.
+        temperature = requests[0].temperature
+        config = GenerationConfig(
+            max_new_tokens=max(budgets),
+            do_sample=temperature > 0,
+            temperature=temperature if temperature > 0 else None,
+            top_k=None,
+            top_p=None,
+            eos_token_id=list(loaded.stop_token_ids),
+            pad_token_id=loaded.pad_token_id,
+        )
+        try:
+            with torch.inference_mode():
+                output = loaded.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    generation_config=config,
+                    logits_processor=LogitsProcessorList([processor]),
+                    stopping_criteria=StoppingCriteriaList([limits]),
+                )
+        except Exception as exc:
+            raise ProviderError(f"local generation failed: {type(exc).__name__}: {exc}", provider=PROVIDER) from exc
+        results: list[Generation | ProviderError] = []
+        stop_ids = set(loaded.stop_token_ids)
+        prompt_tokens = attention_mask.sum(dim=1).tolist()
+        for row in range(len(requests)):
+            tokens = output[row, width:].tolist()
+            end = next((i for i, t in enumerate(tokens) if t in stop_ids), None)
+            body = tokens if end is None else tokens[:end]
+            text = tokenizer.decode(body, skip_special_tokens=True)
+            finish: Finish = "stop" if end is not None else ("deadline" if row in limits.expired else "length")
+            used = len(body) + (1 if end is not None else 0)
+            results.append(self._row_result(row, text, int(prompt_tokens[row]), used, finish, processor, matchers))
+        return results
+
+    @staticmethod
+    def _row_result(
+        row: int,
+        text: str,
+        tokens_in: int,
+        tokens_out: int,
+        finish: Finish,
+        processor: GrammarLogitsProcessor,
+        matchers: list[RowMatcher | None],
+    ) -> Generation | ProviderError:
+        constrained = matchers[row] is not None
+        if finish == "deadline":
+            return UpstreamTimeout(f"deadline passed after {tokens_out} generated tokens", provider=PROVIDER)
+        if constrained and row in processor.rejected:
+            return ProviderError(
+                f"grammar rejected token {processor.rejected[row]} (tokenizer and grammar disagree)", provider=PROVIDER
+            )
+        if constrained and finish == "length":
+            return InvalidOutput(
+                f"local model used its {tokens_out}-token budget before finishing the JSON", provider=PROVIDER
+            )
+        return Generation(text=text, tokens_in=tokens_in, tokens_out=tokens_out, finish=finish)
