@@ -31,16 +31,16 @@ class RecommendCase:
 
 CASES: tuple[RecommendCase, ...] = (
     RecommendCase("a warm down jacket for minus 20 degree winters", "en", ("Clothing/Outerwear/Down",)),
-    RecommendCase("gaming laptop under $1500 with a good GPU", "en", ("Electronics/Computers/Laptops",)),
+    RecommendCase("gaming laptop under $1500 with a good GPU", "en", ("Electronics/Computers/Laptops",), k=2),
     RecommendCase("a small power bank I can take on a plane", "en", ("Electronics/Phones/Power Banks",), k=2),
     RecommendCase("espresso machine for a beginner", "en", ("Home/Kitchen/Coffee", "Grocery/Coffee")),
-    RecommendCase("cushioned running shoes for marathon training", "en", ("Shoes/Running",)),
+    RecommendCase("cushioned running shoes for marathon training", "en", ("Shoes/Running",), k=2),
     RecommendCase("sunscreen for sensitive skin", "en", ("Beauty/Skincare",), k=2),
     RecommendCase("我想买一款适合冬天穿的羽绒服", "zh", ("Clothing/Outerwear/Down",)),
-    RecommendCase("两千元以内的智能手机，拍照要好", "zh", ("Electronics/Phones/Smartphones",)),
+    RecommendCase("两千元以内的智能手机，拍照要好", "zh", ("Electronics/Phones/Smartphones",), k=2),
     RecommendCase("适合通勤的降噪耳机", "zh", ("Electronics/Audio",), k=2),
-    RecommendCase("送给爸爸的好茶叶", "zh", ("Grocery/Tea",)),
-    RecommendCase("下雨天骑车穿的防水外套", "zh", ("Clothing/Outerwear/Rain Jackets", "Clothing/Outerwear")),
+    RecommendCase("送给爸爸的好茶叶", "zh", ("Grocery/Tea",), k=2),
+    RecommendCase("下雨天骑车穿的防水外套", "zh", ("Clothing/Outerwear/Rain Jackets", "Clothing/Outerwear"), k=2),
     RecommendCase("给猫咪买的健康猫粮", "zh", ("Pets",), k=2),
 )
 

@@ -208,6 +208,8 @@ class Batcher(Generic[P, R]):
             results = [error] * len(batch)
         for job, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
+                if not isinstance(result, ShopguideError):
+                    result = ProviderError(f"{type(result).__name__}: {result}", provider=self._provider)
                 job.future.set_exception(result)
             else:
                 job.future.set_result(result)

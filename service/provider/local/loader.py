@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -61,7 +60,6 @@ def load_model(files: ModelFiles, *, device: Device = "auto", dtype: DType = "au
 
     :raises ProviderUnavailable: when transformers cannot load the files.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     started = time.monotonic()

@@ -85,8 +85,10 @@ def convert_gguf(gguf: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, local_files_only=True
+    )
     # save_pretrained refuses a model whose quantizer is not serializable; the GGUF weights are already
     # dequantized into plain tensors, so dropping the quantizer marker (hf_quantizer, config.quantization_config,
     # quantization_method, is_quantized) leaves an ordinary float32 checkpoint.
@@ -124,6 +126,7 @@ def ensure_converted(
                 convert(gguf, staging)
                 marker = {"name": model_name_from(gguf), "gguf": gguf.name, "sha256": digest}
                 (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+                staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared by every worker and user
                 os.rename(staging, target)  # atomic on one filesystem: the directory appears complete or not at all
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
