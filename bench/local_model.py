@@ -38,13 +38,18 @@ from tests.support.recommend_cases import BuiltCase, build_cases  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "local_model.json"
 
 
-def valid(text: str, built: BuiltCase) -> bool:
+def problem(text: str, built: BuiltCase) -> str | None:
+    """Why ``text`` is not a valid answer for ``built``, or None."""
     try:
         data = json.loads(text)
         jsonschema.validate(data, built.grammar_schema)
-    except (ValueError, jsonschema.ValidationError):
-        return False
-    return {item["id"] for item in data["items"]} <= set(built.candidate_ids)
+    except ValueError as exc:
+        return f"not JSON: {exc}"
+    except jsonschema.ValidationError as exc:
+        return f"schema: {exc.message[:200]}"
+    if not {item["id"] for item in data["items"]} <= set(built.candidate_ids):
+        return "id not among the candidates"
+    return None
 
 
 def measure_load(device: str, dtype: str, fresh_conversion: bool) -> dict[str, Any]:
@@ -86,6 +91,7 @@ def run_mode(
     )
     provider.warm_up()
     latencies: list[float] = []
+    invalid: list[dict[str, str]] = []
     tokens_in = tokens_out = ok = errors = 0
     started = time.monotonic()
 
@@ -101,7 +107,10 @@ def run_mode(
             latencies.append(time.monotonic() - begun)
         tokens_in += completion.tokens_in
         tokens_out += completion.tokens_out
-        ok += valid(completion.text, built)
+        why = problem(completion.text, built)
+        ok += why is None
+        if why is not None:
+            invalid.append({"query": built.case.query, "problem": why, "text": completion.text[:600]})
 
     if batch == 1:
         for built in cases:
@@ -126,7 +135,10 @@ def run_mode(
         "p50_latency_s": round(statistics.median(latencies), 1),
         "max_latency_s": round(max(latencies), 1),
         "batches": info["batches"],
+        "grammar_ms_per_step": info["generation"]["grammar_ms_per_step"] if info["generation"] else None,
+        "grammar_compile_s": info["grammar_cache"]["compile_s"] if info["grammar_cache"] else None,
         "grammar_cache": info["grammar_cache"],
+        "invalid": invalid[:4],
     }
 
 
@@ -172,6 +184,10 @@ def main() -> None:
     print(markdown(report))
 
 
+def dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
 def markdown(report: dict[str, Any]) -> str:
     load = report["load"]
     lines = [
@@ -182,14 +198,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"load: first GGUF conversion {load.get('first_conversion_s', '-')} s, "
         f"cached reload {load['cached_reload_s']} s (+{load['hash_and_locate_s']} s hashing the GGUF)",
         "",
-        "| grammar | batch | valid | tokens/s | ms/token | p50 latency s | max latency s | prompt tokens | out tokens |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| grammar | batch | valid | tokens/s | ms/token | p50 latency s | max latency s | prompt tokens | out tokens "
+        "| mask ms/step | compile s (all schemas) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in report["runs"]:
         lines.append(
             f"| {run['grammar']} | {run['batch']} | {run['valid']}/{run['requests']} | {run['tokens_per_s']} | "
             f"{run['ms_per_token']} | {run['p50_latency_s']} | {run['max_latency_s']} | {run['tokens_in_mean']} | "
-            f"{run['tokens_out']} |"
+            f"{run['tokens_out']} | {dash(run['grammar_ms_per_step'])} | {dash(run['grammar_compile_s'])} |"
         )
     return "\n".join(lines)
 

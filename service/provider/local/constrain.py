@@ -300,8 +300,19 @@ class GrammarLogitsProcessor(LogitsProcessor):
         self._since_quote = [0] * len(self._matchers)
         self.rejected: dict[int, int] = {}  # row -> token the grammar refused (a bug, not the model's fault)
         self.capped: set[int] = set()  # rows where a string was closed by the token cap
+        self.steps = 0
+        self.seconds = 0.0  # time spent here: the cost of constraining, per decoding step
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        started = time.perf_counter()
+        scores = self._mask(input_ids, scores)
+        self.steps += 1
+        self.seconds += time.perf_counter() - started
+        return scores
+
+    def _mask(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if all(matcher is None for matcher in self._matchers):
+            return scores
         stopped = self._limits.stopped if self._limits is not None else set()
         if self._started:
             for row, matcher in enumerate(self._matchers):

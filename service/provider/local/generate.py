@@ -53,6 +53,9 @@ class BatchGenerator:
         self._grammars = grammars
         self._max_new_tokens = max_new_tokens
         self._max_string_chars = max_string_chars
+        self.steps = 0  # decoding steps run (one per generated position of a batch)
+        self.grammar_s = 0.0  # of which spent computing and applying token masks
+        self.tokens_out = 0
         self._string_cap: StringTokenCap | None = None
         if grammars is not None and max_string_tokens:
             bitmask, ids = quote_token_bitmask(loaded.tokenizer, loaded.vocab_size)
@@ -82,6 +85,11 @@ class BatchGenerator:
             for index, result in zip(rows, generated, strict=True):
                 results[index] = result
         return [r if r is not None else ProviderError("no result", provider=PROVIDER) for r in results]
+
+    def stats(self) -> dict[str, float | int]:
+        """Totals since load: decoding steps, generated tokens, and the masking cost per step."""
+        per_step = 1000 * self.grammar_s / self.steps if self.steps else 0.0
+        return {"steps": self.steps, "tokens_out": self.tokens_out, "grammar_ms_per_step": round(per_step, 3)}
 
     def _prompt(self, request: ChatRequest) -> str:
         try:
@@ -134,6 +142,9 @@ class BatchGenerator:
                 )
         except Exception as exc:
             raise ProviderError(f"local generation failed: {type(exc).__name__}: {exc}", provider=PROVIDER) from exc
+        finally:
+            self.steps += processor.steps
+            self.grammar_s += processor.seconds
         results: list[Generation | ProviderError] = []
         stop_ids = set(loaded.stop_token_ids)
         prompt_tokens = attention_mask.sum(dim=1).tolist()
@@ -144,6 +155,7 @@ class BatchGenerator:
             text = tokenizer.decode(body, skip_special_tokens=True)
             finish: Finish = "stop" if end is not None else ("deadline" if row in limits.expired else "length")
             used = len(body) + (1 if end is not None else 0)
+            self.tokens_out += used
             results.append(self._row_result(row, text, int(prompt_tokens[row]), used, finish, processor, matchers))
         return results
 

@@ -151,6 +151,7 @@ class LocalProvider:
             "max_new_tokens": self._max_new_tokens,
             "grammar": self._grammar,
             "grammar_cache": self._grammars.stats() if self._grammars else None,
+            "generation": self._generator.stats() if self._generator else None,
         }
 
     # -- extras ---------------------------------------------------------------------------------
