@@ -139,3 +139,9 @@ def test_check_variants_and_aggregate() -> None:
 
 def test_aggregate_of_nothing_is_clean() -> None:
     assert aggregate([]) == CopyChecks()
+
+
+def test_brand_is_not_a_compliance_hit() -> None:
+    bike = Product(id="b", title="永久自行车 经典款", brand="永久", price=599.0, currency="CNY")
+    v = CopyVariant(headline="永久经典自行车", body="顶级做工，骑行更轻松", bullets=[], cta="购买")
+    assert check_variant(v, bike, compliance=ComplianceRules.default("zh")).compliance_hits == ["顶级"]

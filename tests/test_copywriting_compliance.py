@@ -183,3 +183,10 @@ def test_find_banned_whole_words_and_prefix() -> None:
 
 def test_find_banned_ignores_blank_words() -> None:
     assert find_banned("anything", ["", "  "]) == []
+
+
+def test_allowing_hides_terms_inside_exceptions() -> None:
+    rules = ZH.allowing(["永久", " "])
+    assert rules.find("永久自行车，经典二八大杠，最佳通勤") == ["最佳"]
+    assert ZH.find("永久自行车") == ["永久"]
+    assert ZH.allowing([]) is ZH

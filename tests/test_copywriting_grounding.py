@@ -304,3 +304,10 @@ def test_prices_match_to_the_cent(cents: int) -> None:
 def test_zhe_is_the_share_paid(v: int) -> None:
     claims = extract_claims(f"全场{v}折")
     assert [c.value for c in claims] == [pytest.approx(100 - 10 * v)]
+
+
+def test_resolution_with_decimal_and_pressure() -> None:
+    assert [(c.text, c.value) for c in extract_claims("2.8K OLED, 15-bar pump")] == [
+        ("2.8K", "res:2.8K"),
+        ("15-bar", 1_500_000.0),
+    ]

@@ -35,13 +35,17 @@ def check_variant(
     banned_words: Sequence[str] = (),
     compliance: ComplianceRules | None = None,
 ) -> CopyChecks:
-    """Run every check on one variant. ``limits``/``compliance`` None skip those checks."""
+    """Run every check on one variant. ``limits``/``compliance`` None skip those checks.
+
+    The product's brand is never a compliance hit (a brand named 永久 is no claim).
+    """
     facts = product if isinstance(product, ProductFacts) else product_facts(product)
     text = variant.text()
     banned = find_banned(text, banned_words)
-    compliance_hits = (
-        compliance.find(text, certified=has_certification(facts.product)) if compliance is not None else []
-    )
+    compliance_hits: list[str] = []
+    if compliance is not None:
+        rules = compliance.allowing([facts.product.brand])
+        compliance_hits = rules.find(text, certified=has_certification(facts.product))
     covered, missing = keyword_coverage(text, keywords)
     length_problems = check_length(variant, limits) if limits is not None else []
     return CopyChecks(

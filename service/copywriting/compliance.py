@@ -23,7 +23,9 @@ every 最-superlative is caught even when unlisted; words where 最 is no claim
 of en because they are mostly harmless (``first aid kit``, ``best for travel``).
 
 Configuration: ``ComplianceRules.default(locale)`` or :func:`compliance_rules` with
-the settings below; ``.extended(terms)`` adds a shop's own terms.
+the settings below; ``.extended(terms)`` adds a shop's own terms and
+``.allowing(words)`` adds exceptions (the copy checks allow the product's brand,
+so 永久 bicycles or a 最生活 towel are not flagged).
 
 - ``SHOPGUIDE_COPY_COMPLIANCE``: ``default`` (the lists here) or ``off`` (none;
   configured extra terms still apply).
@@ -114,7 +116,7 @@ _ZH_CERTIFIABLE: dict[str, tuple[str, ...]] = {
 }
 _ZH_EXCEPTIONS: tuple[str, ...] = (
     "最近", "最初", "最终", "最后",
-    "第一次", "第一步", "第一眼", "第一时间", "第一天", "第一代",
+    "第一次", "第一步", "第一眼", "第一时间", "第一天", "第一代", "王者荣耀",
     "100%棉", "100%纯棉", "100%棉质", "100%羊毛", "100%纯羊毛", "100%羊绒", "100%山羊绒", "100%真丝",
     "100%桑蚕丝", "100%亚麻", "100%涤纶", "100%聚酯纤维", "100%锦纶", "100%尼龙", "100%蚕丝",
 )
@@ -218,6 +220,15 @@ class ComplianceRules:
         """These rules plus ``extra_terms`` (blank ones dropped)."""
         extra = tuple(ComplianceTerm(t.strip(), group) for t in extra_terms if t and t.strip())
         return ComplianceRules(self.locale, self.terms + extra, self.exceptions)
+
+    def allowing(self, words: Iterable[str]) -> ComplianceRules:
+        """These rules with ``words`` as exceptions: a brand such as 永久 (bicycles) is no claim.
+
+        An exception hides every term it covers at that position, so allowing
+        ``永久`` also lets ``永久保修`` through in that product's copy.
+        """
+        extra = tuple(w.strip() for w in words if w and w.strip())
+        return ComplianceRules(self.locale, self.terms, self.exceptions + extra) if extra else self
 
     def matches(self, text: str, *, certified: bool = False) -> list[ComplianceHit]:
         """Every hit in ``text``; certifiable terms are skipped when ``certified``."""

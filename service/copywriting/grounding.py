@@ -140,7 +140,7 @@ _UNITS: tuple[tuple[str, str, float, bool], ...] = (
     ("nit", "brightness", 1, True), ("尼特", "brightness", 1, False), ("Mbps", "bandwidth", 1e6, True),
     ("Gbps", "bandwidth", 1e9, True), ("V", "voltage", 1, False), ("volts", "voltage", 1, True),
     ("伏", "voltage", 1, False), ("Pa", "pressure", 1, False), ("kPa", "pressure", 1000, True),
-    ("帕", "pressure", 1, False), ("rpm", "rotation", 1, True), ("fps", "frame_rate", 1, True),
+    ("帕", "pressure", 1, False), ("bar", "pressure", 1e5, False), ("rpm", "rotation", 1, True), ("fps", "frame_rate", 1, True),
     ("帧", "frame_rate", 1, False), ("MP", "pixels", 1e6, False), ("megapixels", "pixels", 1e6, True),
     ("megapixel", "pixels", 1e6, True), ("像素", "pixels", 1, False), ("cores", "cores", 1, True),
     ("core", "cores", 1, True), ("核", "cores", 1, False), ("stars", "rating", 1, True),
@@ -644,10 +644,10 @@ _CN_NUM = rf"(?<![第{_CN_ALL}])[{_CN_ALL}]+(?:点[{_CN_DIGITS}]+)?"
 _PATTERNS: tuple[tuple[re.Pattern[str], _Handler], ...] = (
     (
         re.compile(
-            r"(?<![A-Za-z0-9])(?:(?P<ip>IP(?:[0-6X][0-9X]))"
+            r"(?<![A-Za-z0-9.])(?:(?P<ip>IP(?:[0-6X][0-9X]))"
             r"|(?P<bt>(?i:bluetooth|蓝牙|BT))[  ]?(?i:v)?(?P<btv>[1-9](?:\.[0-9])?)"
             r"|(?P<wifi>(?i:wi-?fi))[  ]?(?P<wfv>[4-7][Ee]?)"
-            r"|(?P<res>[24568]K|(?:720|1080|1440|2160|4320)[pP]))(?![A-Za-z0-9.])"
+            r"|(?P<res>[1-8](?:\.[0-9])?K|(?:720|1080|1440|2160|4320)[pP]))(?![A-Za-z0-9.])"
         ),
         _h_spec,
     ),
