@@ -190,3 +190,8 @@ def test_allowing_hides_terms_inside_exceptions() -> None:
     assert rules.find("永久自行车，经典二八大杠，最佳通勤") == ["最佳"]
     assert ZH.find("永久自行车") == ["永久"]
     assert ZH.allowing([]) is ZH
+
+
+def test_allow_per_call_matches_allowing() -> None:
+    text = "永久自行车，最佳通勤"
+    assert ZH.find(text, allow=["永久", ""]) == ZH.allowing(["永久"]).find(text) == ["最佳"]

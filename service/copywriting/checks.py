@@ -44,8 +44,9 @@ def check_variant(
     banned = find_banned(text, banned_words)
     compliance_hits: list[str] = []
     if compliance is not None:
-        rules = compliance.allowing([facts.product.brand])
-        compliance_hits = rules.find(text, certified=has_certification(facts.product))
+        compliance_hits = compliance.find(
+            text, certified=has_certification(facts.product), allow=(facts.product.brand,)
+        )
     covered, missing = keyword_coverage(text, keywords)
     length_problems = check_length(variant, limits) if limits is not None else []
     return CopyChecks(

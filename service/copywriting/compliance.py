@@ -230,10 +230,10 @@ class ComplianceRules:
         extra = tuple(w.strip() for w in words if w and w.strip())
         return ComplianceRules(self.locale, self.terms, self.exceptions + extra) if extra else self
 
-    def matches(self, text: str, *, certified: bool = False) -> list[ComplianceHit]:
-        """Every hit in ``text``; certifiable terms are skipped when ``certified``."""
+    def matches(self, text: str, *, certified: bool = False, allow: Iterable[str] = ()) -> list[ComplianceHit]:
+        """Every hit in ``text``; certifiable terms are skipped when ``certified``; ``allow`` as in :meth:`allowing`."""
         out = []
-        for m in self._matcher.matches(text):
+        for m in self._matcher.matches(text, tuple(w for w in allow if w and w.strip())):
             if m.exception:
                 continue
             term = self._by_term[m.term]
@@ -242,9 +242,9 @@ class ComplianceRules:
             out.append(_hit(term, m))
         return out
 
-    def find(self, text: str, *, certified: bool = False) -> list[str]:
+    def find(self, text: str, *, certified: bool = False, allow: Iterable[str] = ()) -> list[str]:
         """The terms found in ``text``, each once, in order of first appearance."""
-        return dedupe(h.term for h in self.matches(text, certified=certified))
+        return dedupe(h.term for h in self.matches(text, certified=certified, allow=allow))
 
 
 def _hit(term: ComplianceTerm, m: TermMatch) -> ComplianceHit:

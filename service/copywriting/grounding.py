@@ -248,10 +248,11 @@ def _alt(aliases: Iterable[tuple[str, bool]]) -> str:
 
 _UNIT_ALT = _alt((u[0], u[3]) for u in _UNITS)
 _COUNT_ALT = _alt((c[0], c[2]) for c in _COUNT_NOUNS)
-_UNIT_LOOKUP: dict[str, tuple[str, float]] = {
-    (alias.lower() if ci else alias): (dim, factor) for alias, dim, factor, ci in _UNITS
-}
-_COUNT_LOOKUP: dict[str, str] = {(alias.lower() if ci else alias): cls for alias, cls, ci in _COUNT_NOUNS}
+# Case-sensitive aliases are looked up as written, the others lower-cased: "M" is no metre.
+_UNIT_EXACT: dict[str, tuple[str, float]] = {a: (d, f) for a, d, f, ci in _UNITS if not ci}
+_UNIT_FOLDED: dict[str, tuple[str, float]] = {a.lower(): (d, f) for a, d, f, ci in _UNITS if ci}
+_COUNT_EXACT: dict[str, str] = {a: c for a, c, ci in _COUNT_NOUNS if not ci}
+_COUNT_FOLDED: dict[str, str] = {a.lower(): c for a, c, ci in _COUNT_NOUNS if ci}
 
 _CURRENCY_SIGN = r"(?:(?i:US|HK|NT|CA|AU|NZ)\$|[CAS]\$|\$|¥|€|£|₹|₩)"
 _CURRENCY_CODE = r"(?<![A-Za-z])(?i:RMB|CNY|USD|EUR|GBP|JPY|HKD|CAD|AUD|SGD|NZD|TWD|KRW|INR)"
@@ -400,12 +401,12 @@ def _claim(
 
 def _unit(text: str) -> tuple[str, float] | None:
     text = re.sub(r"[  -]+", " ", text.strip())
-    return _UNIT_LOOKUP.get(text) or _UNIT_LOOKUP.get(text.lower())
+    return _UNIT_EXACT.get(text) or _UNIT_FOLDED.get(text.lower())
 
 
 def _count_class(text: str) -> str | None:
     text = re.sub(r"[  -]+", " ", text.strip())
-    return _COUNT_LOOKUP.get(text) or _COUNT_LOOKUP.get(text.lower())
+    return _COUNT_EXACT.get(text) or _COUNT_FOLDED.get(text.lower())
 
 
 def _currencies(token: str) -> frozenset[str] | None:

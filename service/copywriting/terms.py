@@ -73,11 +73,19 @@ class TermMatcher:
                 compiled.append((term, pattern, is_exception))
         object.__setattr__(self, "_compiled", tuple(compiled))
 
-    def matches(self, text: str) -> list[TermMatch]:
-        """Leftmost-longest, non-overlapping matches in ``text``, exceptions included."""
+    def matches(self, text: str, extra_exceptions: Iterable[str] = ()) -> list[TermMatch]:
+        """Leftmost-longest, non-overlapping matches in ``text``, exceptions included.
+
+        ``extra_exceptions`` shadow terms for this call only (compiled per call: keep them few).
+        """
         norm = normalize(text)
         found: list[TermMatch] = []
-        for term, pattern, is_exception in self._compiled:  # type: ignore[attr-defined]
+        extra = []
+        for word in extra_exceptions:
+            pattern = term_pattern(word, right_boundary=self.right_boundary)
+            if pattern is not None:
+                extra.append((word, pattern, True))
+        for term, pattern, is_exception in (*self._compiled, *extra):  # type: ignore[attr-defined]
             for m in pattern.finditer(norm):
                 if m.end() > m.start():
                     found.append(TermMatch(term, m.group(0), m.start(), m.end(), is_exception))
