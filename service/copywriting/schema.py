@@ -6,7 +6,9 @@ required, only ``minItems``/``maxItems`` as extra keywords). With limits it also
 carries ``maxLength`` on every string, which local constrained decoding
 (xgrammar) enforces in characters, the same unit :mod:`service.copywriting.channels`
 counts in; pass ``string_lengths=False`` to keep only the item counts for an
-upstream that refuses ``maxLength``.
+upstream that refuses ``maxLength``. With ``count="width"`` limits, ``maxLength``
+is only an upper bound (a CJK character is one there, two in the width count);
+the length check stays the judge.
 """
 
 from __future__ import annotations
