@@ -311,3 +311,31 @@ def test_resolution_with_decimal_and_pressure() -> None:
         ("2.8K", "res:2.8K"),
         ("15-bar", 1_500_000.0),
     ]
+
+
+_COPY_ALPHABET = st.sampled_from(
+    list("0123456789,.%$¥￥xX×-~+ 　\"'") + list("零〇一二两三四五六七八九十百千万亿点第折倍合")
+    + ["mAh", "kg", "g", "GB", "W", "小时", "年", "元", "off", "save ", "under ", "不到", "以上", "毫安", "色",
+       "colors", "IP6", "蓝牙", "K", "p", "款", "零下", "百分之", "打", "蓬松度", "已售", "pack of "]
+)
+
+
+@given(st.lists(_COPY_ALPHABET, max_size=30).map("".join))
+def test_extraction_never_fails_and_spans_point_into_the_text(text: str) -> None:
+    for claim in extract_claims(text):
+        assert 0 <= claim.start < claim.end <= len(text)
+        assert text[claim.start : claim.end] in claim.text
+
+
+@given(st.text(max_size=80))
+def test_any_text_can_be_checked(text: str) -> None:
+    unsupported_claims(text, power_bank())
+
+
+def test_long_digit_runs_scan_in_linear_time() -> None:
+    import time
+
+    started = time.perf_counter()
+    for text in ("9" * 20000, "八" * 20000, "1," * 10000):
+        assert extract_claims(text) == []
+    assert time.perf_counter() - started < 2.0  # quadratic backtracking took ~20 s here

@@ -217,13 +217,13 @@ _DISCOUNT_KEY = re.compile(r"discount|sale|off|promo|折扣|优惠|促销", re.I
 # -- number patterns ---------------------------------------------------------------------
 _CN_DIGITS = "零〇一二两三四五六七八九"
 _CN_ALL = _CN_DIGITS + "十百千万亿"
-_ARABIC = r"(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?)"
-_NUM = (
-    rf"(?:(?<![0-9A-Za-z_.]){_ARABIC}(?:[万千亿](?![{_CN_ALL}]))?"
-    rf"|(?<![第{_CN_ALL}])[{_CN_ALL}]+(?:点[{_CN_DIGITS}]+)?)"
-)
+# Numbers are atomic groups: a number is never split to let a unit match, and long digit
+# runs cannot make the unit alternation backtrack through every prefix.
+_ARABIC = r"(?>[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?)"
+_CN_NUM = rf"(?<![第{_CN_ALL}])(?>[{_CN_ALL}]+(?:点[{_CN_DIGITS}]+)?)"
+_NUM = rf"(?:(?<![0-9A-Za-z_.]){_ARABIC}(?:[万千亿](?![{_CN_ALL}]))?|{_CN_NUM})"
 # After a currency sign a number may follow letters: RMB199, US$5.
-_NUM_AFTER_SIGN = rf"(?:{_ARABIC}(?:[万千亿](?![{_CN_ALL}]))?|[{_CN_ALL}]+(?:点[{_CN_DIGITS}]+)?)"
+_NUM_AFTER_SIGN = rf"(?:{_ARABIC}(?:[万千亿](?![{_CN_ALL}]))?|(?>[{_CN_ALL}]+(?:点[{_CN_DIGITS}]+)?))"
 _SP = r"[  ]?"
 _UNIT_SEP = r"(?:[  ]?-[  ]?|[  ]{0,2})"
 
@@ -641,7 +641,6 @@ def _h_count(scan: _Scan, m: re.Match[str]) -> list[Claim] | None:
     return _quantity(scan, m, [m.group("num")], m.group("unit"), plus=bool(m.group("plus")))
 
 
-_CN_NUM = rf"(?<![第{_CN_ALL}])[{_CN_ALL}]+(?:点[{_CN_DIGITS}]+)?"
 _PATTERNS: tuple[tuple[re.Pattern[str], _Handler], ...] = (
     (
         re.compile(
@@ -664,7 +663,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Handler], ...] = (
         _h_percent_off,
     ),
     (
-        re.compile(rf"(?<!不)(?:打{_SP})?(?P<z>[0-9]+(?:\.[0-9])?|[一二三四五六七八九]{{1,2}}(?:点[一二三四五六七八九])?){_SP}折(?![叠合算扣])"),
+        re.compile(rf"(?<!不)(?:打{_SP})?(?<![0-9A-Za-z.])(?P<z>(?>[0-9]+(?:\.[0-9])?)|[一二三四五六七八九]{{1,2}}(?:点[一二三四五六七八九])?){_SP}折(?![叠合算扣])"),
         _h_zhe,
     ),
     (re.compile(r"半价|(?i:half[\s-]+(?:price|off)(?![A-Za-z]))"), _h_half),
