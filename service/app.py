@@ -25,6 +25,7 @@ from service.provider.registry import build_chain
 from service.respond.common import Readiness
 from service.retrieve.base import Retriever
 from service.retrieve.factory import build_retriever
+from service.retrieve.understand import QueryUnderstanding
 from service.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -50,18 +51,19 @@ def build_dependencies(
     settings: Settings,
     *,
     catalog: Catalog | None = None,
+    retriever: Retriever | None = None,
     chain: ProviderChain | None = None,
     metrics: Metrics | None = None,
 ) -> Dependencies:
     """Build the catalog, index, prompts, cache, providers and pipelines from settings.
 
-    ``catalog`` and ``chain`` may be given ready-made (tests, the CLI).
+    ``catalog``, ``retriever`` and ``chain`` may be given ready-made (tests reuse one index across apps).
     """
     metrics = metrics or Metrics()
     catalog = catalog or load_catalog(settings.catalog, strict=settings.catalog_strict)
     if catalog.report.errors:
         log.warning("catalog loaded with rejected rows:\n%s", catalog.report.summary())
-    retriever = build_retriever(catalog, settings)
+    retriever = retriever or build_retriever(catalog, settings)
     renderer = PromptRenderer(settings.prompts_dir)
     client = redis_client(settings.redis_url) if settings.redis_url else None
     cache: AnswerCache = (
@@ -78,6 +80,7 @@ def build_dependencies(
         flights=flights,
         chain=chain,
         metrics=metrics,
+        understanding=QueryUnderstanding.from_catalog(catalog),
     )
     return Dependencies(settings, catalog, retriever, renderer, cache, flights, chain, metrics, recommend)
 
