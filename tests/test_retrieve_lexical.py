@@ -259,3 +259,14 @@ def test_ties_keep_catalog_order() -> None:
     found = LexicalIndex.build(twins, Analyzer()).search("rain jacket", Filters(), 4)
     assert ids(found) == ["p0", "p1", "p2", "p3"]
     assert len({c.score for c in found}) == 1
+
+
+def test_unsorted_postings_are_sorted_on_construction(catalog: Catalog, analyzer: Analyzer, index: LexicalIndex) -> None:
+    fresh = LexicalIndex.build(catalog, analyzer)
+    scores = fresh._bm25.scores
+    indptr = scores["indptr"]
+    for start, end in zip(indptr[:-1], indptr[1:]):  # reverse every posting list
+        scores["indices"][start:end] = scores["indices"][start:end][::-1].copy()
+        scores["data"][start:end] = scores["data"][start:end][::-1].copy()
+    rebuilt = LexicalIndex(catalog, analyzer, fresh.weights, fresh.params, fresh._bm25)
+    assert results(rebuilt) == results(index)
