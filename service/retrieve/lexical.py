@@ -252,7 +252,11 @@ class LexicalIndex:
         return self._bm25.get_scores_from_ids(ids, weight_mask=mask)
 
     def matched_terms(self, positions: np.ndarray, terms: list[Term]) -> list[tuple[str, ...]]:
-        """For each product position, the query words (as the shopper wrote them) found in its text."""
+        """For each product position, the query words (as the shopper wrote them) found in its text.
+
+        A word inside another matched word is left out: jieba's search mode splits 羽绒服 into 羽绒 and
+        羽绒服 too, and an explanation should name 羽绒服 once.
+        """
         found = np.zeros((len(positions), len(terms)), dtype=bool)
         for j, term in enumerate(terms):
             token_id = self._vocab.get(term.term)
@@ -264,7 +268,13 @@ class LexicalIndex:
             at[at == len(postings)] = 0
             found[:, j] = postings[at] == positions if len(postings) else False
         surfaces = [t.surface for t in terms]
-        return [tuple(s for s, hit in zip(surfaces, row) if hit) for row in found.tolist()]
+        inside = [
+            [k for k, other in enumerate(surfaces) if k != j and word in other] for j, word in enumerate(surfaces)
+        ]
+        return [
+            tuple(word for j, word in enumerate(surfaces) if row[j] and not any(row[k] for k in inside[j]))
+            for row in found.tolist()
+        ]
 
 
 def _sort_postings(bm25: bm25s.BM25) -> None:
