@@ -63,17 +63,23 @@ class FilterMask:
         self._price = _frozen(
             np.fromiter((np.nan if p.price is None else p.price for p in products), dtype=np.float64, count=n)
         )
-        brand_codes: dict[str, int] = {}
-        self._brand = _frozen(
-            np.fromiter((brand_codes.setdefault(fold(p.brand), len(brand_codes)) for p in products), np.int32, n)
-        )
-        self._brand_codes = brand_codes
-        positions: dict[tuple[str, ...], list[int]] = {}
+        # Catalogs repeat a few brands and categories many times: fold each distinct label once.
+        by_brand: dict[str, list[int]] = {}
+        by_category: dict[str, list[int]] = {}
         for i, p in enumerate(products):
-            segments = category_segments(p.category)
+            by_brand.setdefault(p.brand, []).append(i)
+            by_category.setdefault(p.category, []).append(i)
+        self._brand_codes: dict[str, int] = {}
+        brand = np.empty(n, dtype=np.int32)
+        for label, where in by_brand.items():
+            brand[where] = self._brand_codes.setdefault(fold(label), len(self._brand_codes))
+        self._brand = _frozen(brand)
+        prefixes: dict[tuple[str, ...], list[int]] = {}
+        for path, where in by_category.items():
+            segments = category_segments(path)
             for depth in range(1, len(segments) + 1):
-                positions.setdefault(segments[:depth], []).append(i)
-        self._category = {prefix: _frozen(np.asarray(pos, dtype=np.int64)) for prefix, pos in positions.items()}
+                prefixes.setdefault(segments[:depth], []).extend(where)
+        self._category = {prefix: _frozen(np.asarray(pos, dtype=np.int64)) for prefix, pos in prefixes.items()}
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         """Boolean array, true where the product passes; ``None`` when ``filters`` constrain nothing.

@@ -155,6 +155,7 @@ class LexicalIndex:
         self.filters = FilterMask(catalog.products)
         self.fingerprint = index_fingerprint(analyzer, weights, params)
         self._bm25 = bm25
+        _sort_postings(bm25)
         self._vocab: dict[str, int] = bm25.vocab_dict
         self._indptr: np.ndarray = bm25.scores["indptr"]
         self._indices: np.ndarray = bm25.scores["indices"]
@@ -247,13 +248,15 @@ class LexicalIndex:
         ids = [self._vocab[t.term] for t in terms if t.term in self._vocab]
         if not ids:
             return np.zeros(len(self.products), dtype=np.float32)
-        scores = self._bm25.get_scores_from_ids(ids)
-        if mask is not None:
-            scores[~mask] = 0.0
-        return scores
+        # a fresh array per call: bm25s multiplies it by the mask in place
+        return self._bm25.get_scores_from_ids(ids, weight_mask=mask)
 
     def matched_terms(self, positions: np.ndarray, terms: list[Term]) -> list[tuple[str, ...]]:
-        """For each product position, the query words (as the shopper wrote them) found in its text."""
+        """For each product position, the query words (as the shopper wrote them) found in its text.
+
+        A word inside another matched word is left out: jieba's search mode splits 羽绒服 into 羽绒 and
+        羽绒服 too, and an explanation should name 羽绒服 once.
+        """
         found = np.zeros((len(positions), len(terms)), dtype=bool)
         for j, term in enumerate(terms):
             token_id = self._vocab.get(term.term)
@@ -264,7 +267,25 @@ class LexicalIndex:
             at = np.searchsorted(postings, positions)
             at[at == len(postings)] = 0
             found[:, j] = postings[at] == positions if len(postings) else False
-        return [tuple(terms[j].surface for j in np.flatnonzero(row)) for row in found]
+        surfaces = [t.surface for t in terms]
+        inside = [
+            [k for k, other in enumerate(surfaces) if k != j and word in other] for j, word in enumerate(surfaces)
+        ]
+        return [
+            tuple(word for j, word in enumerate(surfaces) if row[j] and not any(row[k] for k in inside[j]))
+            for row in found.tolist()
+        ]
+
+
+def _sort_postings(bm25: bm25s.BM25) -> None:
+    """Make each term's posting list ascending (bm25s builds them so; :meth:`matched_terms` relies on it)."""
+    indices, indptr = bm25.scores["indices"], bm25.scores["indptr"]
+    falls = np.flatnonzero(np.diff(indices) <= 0) + 1  # allowed only where a new term's list starts
+    if np.isin(falls, indptr).all():
+        return
+    columns = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    order = np.lexsort((indices, columns))
+    bm25.scores.update(data=bm25.scores["data"][order], indices=indices[order])
 
 
 def top_positions(scores: np.ndarray, n: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 # A run of Han characters (segmented by jieba), a run of letters of any other script
 # (apostrophes inside kept so the stemmer can strip possessives), or a number (decimals kept).
 _TOKEN_RE = re.compile(rf"(?P<han>[{_CJK}]+)|(?P<word>[^\W\d_{_CJK}]+(?:'[^\W\d_{_CJK}]+)*)|(?P<num>\d+(?:\.\d+)?)")
+_CACHE_SIZE = 1 << 16
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
@@ -61,6 +63,9 @@ class Analyzer:
         # PyStemmer objects are not thread-safe; one per thread.
         self._local = threading.local()
         self.fingerprint = self._fingerprint()
+        # Product text repeats phrases and words a lot; per-instance caches (not module state) skip re-analysis.
+        self._han = functools.lru_cache(maxsize=_CACHE_SIZE)(self._segment_han)
+        self._word = functools.lru_cache(maxsize=_CACHE_SIZE)(self._stem_word)
 
     def _fingerprint(self) -> str:
         spec = {
@@ -110,24 +115,28 @@ class Analyzer:
     def terms(self, text: str) -> list[Term]:
         """Every index term of ``text`` in order (repeats kept), each with the word it came from."""
         out: list[Term] = []
-        stemmer = None
         for match in _TOKEN_RE.finditer(self.normalize(text)):
             kind = match.lastgroup
             piece = match.group()
             if kind == "han":
-                for word in self._segmenter().cut_for_search(piece, HMM=self._hmm):
-                    if word not in self._chinese_stop:
-                        out.append(Term(word, word))
+                out.extend(self._han(piece))
             elif kind == "word":
-                if piece in self._english_stop:
-                    continue
-                stemmer = stemmer or self._stemmer()
-                stem = stemmer.stemWord(piece)
-                if stem and stem not in self._english_stop:
+                stem = self._word(piece)
+                if stem is not None:
                     out.append(Term(stem, piece))
             else:
                 out.append(Term(piece, piece))
         return out
+
+    def _segment_han(self, run: str) -> tuple[Term, ...]:
+        words = self._segmenter().cut_for_search(run, HMM=self._hmm)
+        return tuple(Term(w, w) for w in words if w not in self._chinese_stop)
+
+    def _stem_word(self, word: str) -> str | None:
+        if word in self._english_stop:
+            return None
+        stem = self._stemmer().stemWord(word)
+        return stem if stem and stem not in self._english_stop else None
 
     def tokens(self, text: str) -> list[str]:
         """The index terms of ``text`` in order, repeats kept (what documents are indexed with)."""
