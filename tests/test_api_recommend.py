@@ -272,3 +272,20 @@ def test_wrong_method_and_unknown_path_are_json(make_app):
     assert client.get("/v1/recommend").status_code == 405
     assert client.get("/v1/recommend").json["error"]["code"] == "method_not_allowed"
     assert client.get("/nope").json["error"]["code"] == "not_found"
+
+
+def test_what_the_shopper_rules_out_is_left_out(make_app, upstream, demo_catalog):
+    upstream.default(reply_fn(pick_first_k))
+    body = ask(make_app(), {"query": "warm jacket, not a rain jacket", "k": 5}).json
+    assert body["understood"]["exclude_terms"] == ["rain jacket"]
+    for item in body["items"]:
+        product = demo_catalog.get(item["id"])
+        assert "Rain Jackets" not in product.category and "rain jacket" not in product.title.lower()
+    body = ask(make_app(), {"query": "羽绒服，不要马甲", "k": 5}).json
+    assert body["items"] and all("马甲" not in i["title"] for i in body["items"])
+
+
+def test_a_price_in_yuan_picks_yuan_priced_products_in_a_mixed_catalog(make_app, upstream):
+    upstream.default(reply_fn(pick_first_k))
+    body = ask(make_app(), {"query": "500元以内的羽绒服", "k": 3}).json
+    assert body["items"] and all(i["currency"] == "CNY" and i["price"] <= 500 for i in body["items"])

@@ -269,7 +269,7 @@ def test_unsorted_postings_are_sorted_on_construction(catalog: Catalog, analyzer
     for start, end in zip(indptr[:-1], indptr[1:]):  # reverse every posting list
         scores["indices"][start:end] = scores["indices"][start:end][::-1].copy()
         scores["data"][start:end] = scores["data"][start:end][::-1].copy()
-    rebuilt = LexicalIndex(catalog, analyzer, fresh.weights, fresh.params, fresh._bm25)
+    rebuilt = LexicalIndex(catalog, analyzer, fresh.weights, fresh.params, fresh._bm25, fresh._names)
     assert results(rebuilt) == results(index)
 
 
@@ -277,3 +277,36 @@ def test_matched_terms_name_the_longest_matching_words(analyzer: Analyzer) -> No
     small = Catalog.of([Product(id="coat", title="连帽羽绒服"), Product(id="quilt", title="白鹅绒羽绒被")])
     found = {c.product.id: c.matched_terms for c in LexicalIndex.build(small, analyzer).search("羽绒服", Filters(), 5)}
     assert found == {"coat": ("羽绒服",), "quilt": ("羽绒",)}
+
+
+def test_ruled_out_phrases_match_names_not_descriptions(analyzer: Analyzer) -> None:
+    small = Catalog.of(
+        [
+            Product(id="rain", title="Packable Rain Jacket", category="Clothing/Outerwear/Rain Jackets"),
+            Product(id="down", title="Down Jacket", description="Sheds light rain; a jacket for cold days."),
+            Product(id="shell", title="Storm Shell", category="Clothing/Outerwear/Rain Jackets"),
+            Product(id="vest", title="羽绒马甲 轻薄", category="Clothing/Outerwear/Down"),
+            Product(id="coat", title="羽绒服 长款", category="Clothing/Outerwear/Down"),
+        ]
+    )
+    index = LexicalIndex.build(small, analyzer)
+    found = [c.product.id for c in index.search("jacket", Filters(exclude_terms=["rain jackets"]), 5)]
+    assert found == ["down"]  # the category says what the shell is; the down jacket only mentions rain
+    found = [c.product.id for c in index.search("羽绒", Filters(exclude_terms=["羽绒马甲"]), 5)]
+    assert found == ["coat"]
+    assert {c.product.id for c in index.search("jacket", Filters(exclude_terms=["umbrella"]), 5)} == {"rain", "down", "shell"}
+
+
+def test_currency_and_excluded_brands(analyzer: Analyzer) -> None:
+    small = Catalog.of(
+        [
+            Product(id="a", title="running shoe", brand="Nike", price=90, currency="USD"),
+            Product(id="b", title="running shoe", brand="Asics", price=80, currency="USD"),
+            Product(id="c", title="跑步鞋 running shoe", brand="李宁", price=399, currency="CNY"),
+        ]
+    )
+    index = LexicalIndex.build(small, analyzer)
+    assert [c.product.id for c in index.search("running shoe", Filters(currency="CNY"), 5)] == ["c"]
+    assert {c.product.id for c in index.search("running shoe", Filters(exclude_brands=["nike"]), 5)} == {"b", "c"}
+    for candidate in index.search("running shoe", Filters(exclude_brands=["NIKE"], currency="USD"), 5):
+        assert passes(candidate.product, Filters(exclude_brands=["NIKE"], currency="USD"))

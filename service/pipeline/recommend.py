@@ -71,8 +71,6 @@ def active_filters(filters: Filters, understood: Understood | None = None) -> di
     if data.get("in_stock") is True:
         data.pop("in_stock")
     if understood is not None:
-        if understood.exclude_terms:
-            data["not_wanted"] = list(understood.exclude_terms)
         if understood.cheap:
             data["prefers"] = "lower prices"
         elif understood.premium:
@@ -114,6 +112,8 @@ class RecommendPipeline:
         self._chain = chain
         self._metrics = metrics
         self._understanding = understanding
+        currencies = {p.currency for p in catalog.products if p.price is not None}
+        self._catalog_currency = currencies.pop() if len(currencies) == 1 else None
         self._schema = recommend_schema()
         self.prompt_version = renderer.version(ENDPOINT)
 
@@ -162,7 +162,9 @@ class RecommendPipeline:
         if self._understanding is None:
             return None, request.filters, request.query
         understood = self._understanding.parse(request.query)
-        filters = merge_filters(request.filters, understood, request.filters.model_fields_set)
+        filters = merge_filters(
+            request.filters, understood, request.filters.model_fields_set, catalog_currency=self._catalog_currency
+        )
         return understood, filters, understood.cleaned_query or request.query
 
     def _key(self, request: RecommendRequest, filters: Filters, language: str, candidates: list[Candidate]) -> str:

@@ -8,6 +8,10 @@ Semantics (every retriever honours them):
   ``Clothing/Outerwear`` and ``Clothing/Outerwear/Down`` but not ``Clothing/Outerwears``.
 - ``brand``: case-insensitive exact match.
 - ``in_stock``: when true (the default) only products in stock.
+- ``currency``: only products priced in that currency (a product without a currency fails it).
+- ``exclude_brands``: case-insensitive exact brand matches are left out.
+- ``exclude_terms``: phrases matched against analyzed product names; they need the analyzer, so the
+  lexical index applies them (:meth:`LexicalIndex.exclusion_mask`), not this module.
 
 Labels compare after NFKC and case folding, so full-width ``ＮＩＫＥ`` equals ``nike``. A blank
 ``category`` or ``brand`` constrains nothing.
@@ -47,6 +51,10 @@ def passes(product: Product, filters: Filters) -> bool:
             return False
     if filters.brand and fold(filters.brand) and fold(product.brand) != fold(filters.brand):
         return False
+    if filters.currency and product.currency != filters.currency:
+        return False
+    if filters.exclude_brands and fold(product.brand) in {fold(b) for b in filters.exclude_brands}:
+        return False
     wanted = category_segments(filters.category or "")
     if wanted and category_segments(product.category)[: len(wanted)] != wanted:
         return False
@@ -74,6 +82,10 @@ class FilterMask:
         for label, where in by_brand.items():
             brand[where] = self._brand_codes.setdefault(fold(label), len(self._brand_codes))
         self._brand = _frozen(brand)
+        self._currency_codes: dict[str | None, int] = {}
+        self._currency = _frozen(
+            np.fromiter((self._currency_codes.setdefault(p.currency, len(self._currency_codes)) for p in products), np.int32, n)
+        )
         prefixes: dict[tuple[str, ...], list[int]] = {}
         for path, where in by_category.items():
             segments = category_segments(path)
@@ -98,6 +110,12 @@ class FilterMask:
         if brand:
             code = self._brand_codes.get(brand)
             parts.append(self._brand == code if code is not None else np.zeros(self.size, dtype=bool))
+        if filters.currency:
+            code = self._currency_codes.get(filters.currency)
+            parts.append(self._currency == code if code is not None else np.zeros(self.size, dtype=bool))
+        excluded = [self._brand_codes[b] for b in {fold(b) for b in filters.exclude_brands} if b in self._brand_codes]
+        if excluded:
+            parts.append(~np.isin(self._brand, excluded))
         wanted = category_segments(filters.category or "")
         if wanted:
             in_category = np.zeros(self.size, dtype=bool)

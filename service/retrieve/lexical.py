@@ -39,9 +39,10 @@ from service.validate.recommend import Filters
 log = logging.getLogger(__name__)
 
 # Bump when the saved layout or the way documents are built changes.
-INDEX_FORMAT = "1"
+INDEX_FORMAT = "2"
 _META = "meta.json"
 _BM25_DIR = "bm25"
+_NAMES = "names.npz"
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,59 @@ class _FieldTerms:
             out += self._analyzer.tokens(product.description) * w.description
         return out
 
+    def name_terms(self, product: Product) -> list[str]:
+        """What the product is: its title, category segments and tags (no description, no attributes)."""
+        out = self._analyzer.tokens(product.title)
+        if product.category:
+            out += [t for segment in product.category.split("/") for t in self._short(segment)]
+        out += [t for tag in product.tags for t in self._short(tag)]
+        return out
+
+
+class NamePostings:
+    """Which products' names (title, category, tags) hold each term: for leaving out what the shopper ruled out.
+
+    Kept apart from the BM25 matrix so a phrase ruled out ("not a rain jacket") is matched against what a
+    product *is*, not against a description that merely mentions rain.
+    """
+
+    def __init__(self, vocab: dict[str, int], indptr: np.ndarray, indices: np.ndarray, size: int) -> None:
+        self._vocab = vocab
+        self._indptr = indptr
+        self._indices = indices
+        self.size = size
+
+    @classmethod
+    def build(cls, products: tuple[Product, ...], field_terms: _FieldTerms) -> NamePostings:
+        postings: dict[str, list[int]] = {}
+        for position, product in enumerate(products):
+            for term in set(field_terms.name_terms(product)):
+                postings.setdefault(term, []).append(position)
+        vocab = {term: i for i, term in enumerate(postings)}
+        lengths = np.fromiter((len(v) for v in postings.values()), dtype=np.int64, count=len(postings))
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        indices = np.fromiter((p for v in postings.values() for p in v), dtype=np.int32, count=int(indptr[-1]))
+        return cls(vocab, indptr, indices, len(products))
+
+    def save(self, path: Path) -> None:
+        np.savez(path, indptr=self._indptr, indices=self._indices, vocab=np.array(list(self._vocab), dtype=object))
+
+    @classmethod
+    def load(cls, path: Path, size: int) -> NamePostings:
+        with np.load(path, allow_pickle=True) as data:
+            vocab = {str(term): i for i, term in enumerate(data["vocab"].tolist())}
+            return cls(vocab, data["indptr"], data["indices"], size)
+
+    def holding_all(self, terms: list[str]) -> np.ndarray:
+        """Positions of products whose name holds every one of ``terms``."""
+        if not terms or any(t not in self._vocab for t in terms):
+            return np.empty(0, dtype=np.int32)
+        lists = [self._indices[self._indptr[i] : self._indptr[i + 1]] for i in (self._vocab[t] for t in terms)]
+        hits = lists[0]
+        for other in lists[1:]:
+            hits = np.intersect1d(hits, other, assume_unique=True)
+        return hits
+
 
 def _attribute_texts(attributes: dict[str, Any]) -> Iterator[str]:
     """Keys and values as text; a false flag contributes nothing (``waterproof: false`` is not waterproof)."""
@@ -146,6 +200,7 @@ class LexicalIndex:
         weights: FieldWeights,
         params: BM25Params,
         bm25: bm25s.BM25,
+        names: NamePostings,
     ) -> None:
         self.catalog = catalog
         self.products = catalog.products
@@ -155,6 +210,7 @@ class LexicalIndex:
         self.filters = FilterMask(catalog.products)
         self.fingerprint = index_fingerprint(analyzer, weights, params)
         self._bm25 = bm25
+        self._names = names
         _sort_postings(bm25)
         self._vocab: dict[str, int] = bm25.vocab_dict
         self._indptr: np.ndarray = bm25.scores["indptr"]
@@ -178,12 +234,13 @@ class LexicalIndex:
             raise CatalogError("cannot index an empty catalog")
         # no "" placeholder term: queries never score empty, and the vocabulary then matches the matrix
         bm25.index(corpus, create_empty_token=False, show_progress=False)
-        return cls(catalog, analyzer, weights, params, bm25)
+        return cls(catalog, analyzer, weights, params, bm25, NamePostings.build(catalog.products, field_terms))
 
     def save(self, directory: str | Path) -> None:
         """Write the index into ``directory`` (created if missing). Not atomic: see :func:`load_or_build`."""
         directory = Path(directory)
         self._bm25.save(directory / _BM25_DIR, show_progress=False)
+        self._names.save(directory / _NAMES)
         meta = {
             "format": INDEX_FORMAT,
             "catalog_version": self.catalog.version,
@@ -216,13 +273,14 @@ class LexicalIndex:
             if meta["catalog_version"] != catalog.version or meta["product_ids"] != [p.id for p in catalog.products]:
                 raise CatalogError(f"{directory}: index was built from another catalog")
             bm25 = bm25s.BM25.load(directory / _BM25_DIR, mmap=False, show_progress=False)
+            names = NamePostings.load(directory / _NAMES, len(catalog))
             if bm25.scores["num_docs"] != len(catalog) or len(bm25.scores["indptr"]) != len(bm25.vocab_dict) + 1:
                 raise CatalogError(f"{directory}: index arrays do not match the catalog")
         except CatalogError:
             raise
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CatalogError(f"{directory}: unreadable lexical index: {exc}") from exc
-        return cls(catalog, analyzer, weights, params, bm25)
+        return cls(catalog, analyzer, weights, params, bm25, names)
 
     # -- retrieval -----------------------------------------------------------------------------
 
@@ -231,13 +289,26 @@ class LexicalIndex:
         terms = self.known_terms(query)
         if not terms or n <= 0:
             return []
-        scores = self.score(terms, self.filters.mask(filters))
+        scores = self.score(terms, self.mask(filters))
         top = top_positions(scores, n)
         matched = self.matched_terms(top, terms)
         return [
             Candidate(product=self.products[pos], score=float(scores[pos]), matched_terms=words)
             for pos, words in zip(top.tolist(), matched)
         ]
+
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        """The filters as a boolean mask over catalog positions, ruled-out phrases included; None if unconstrained."""
+        mask = self.filters.mask(filters)
+        if not filters.exclude_terms:
+            return mask
+        ruled_out = [self._names.holding_all(self.analyzer.tokens(phrase)) for phrase in filters.exclude_terms]
+        positions = np.concatenate(ruled_out) if ruled_out else np.empty(0, dtype=np.int32)
+        if not len(positions):
+            return mask
+        keep = np.ones(len(self.products), dtype=bool) if mask is None else mask.copy()
+        keep[positions] = False
+        return keep
 
     def known_terms(self, query: str) -> list[Term]:
         """The query's distinct terms that occur somewhere in the catalog."""
