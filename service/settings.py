@@ -441,6 +441,11 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             loc = err.get("loc") or ()
             field = str(loc[0]) if loc else ""
-            name = env_name(field) if field in Settings.model_fields else "configuration"
+            if field in Settings.model_fields:
+                name = env_name(field)
+            elif field in {env_name(f) for f in Settings.model_fields}:  # aliased fields report the alias
+                name = field
+            else:
+                name = "configuration"
             problems.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
