@@ -16,6 +16,7 @@ from service.app import Dependencies, build_dependencies, create_app
 from service.catalog.load import Catalog
 from service.catalog.product import Product
 from service.errors import RetryableProviderError
+from service.ops.metrics import Metrics
 from service.provider.base import ChatRequest, Completion
 from service.provider.chain import ProviderChain
 from service.retrieve.base import Candidate
@@ -85,15 +86,25 @@ def picks_for(request: ChatRequest) -> str:
 class ScriptedProvider:
     """Implements the Provider protocol: answers from the prompt's candidates, or fails as scripted."""
 
-    def __init__(self, name: str = "fake", model: str = "fake-model", failures: int = 0, tokens: tuple[int, int] = (100, 20)):
+    def __init__(
+        self,
+        name: str = "fake",
+        model: str = "fake-model",
+        failures: int = 0,
+        tokens: tuple[int, int] = (100, 20),
+        delay_s: float = 0.0,
+    ):
         self.name = name
         self.model = model
         self.failures = failures
         self.tokens = tokens
+        self.delay_s = delay_s
         self.requests: list[ChatRequest] = []
 
     def complete(self, request: ChatRequest) -> Completion:
         self.requests.append(request)
+        if self.delay_s:
+            time.sleep(self.delay_s)
         if self.failures:
             self.failures -= 1
             raise RetryableProviderError("scripted failure", provider=self.name)
@@ -110,17 +121,30 @@ def settings(**overrides: Any) -> Settings:
     return load_settings(**base)
 
 
-def deps(settings_: Settings, *providers: Any, chain: ProviderChain | None = None) -> Dependencies:
+def deps(
+    settings_: Settings, *providers: Any, chain: ProviderChain | None = None, metrics: Metrics | None = None
+) -> Dependencies:
+    """Dependencies over the test catalog; the chain is ``providers``, or ``chain``, or (neither) built from settings."""
+    if chain is None and providers:
+        chain = ProviderChain(list(providers))
     return build_dependencies(
-        settings_,
-        catalog=catalog(),
-        retriever=WordRetriever(catalog()),
-        chain=chain if chain is not None else ProviderChain(list(providers)),
+        settings_, catalog=catalog(), retriever=WordRetriever(catalog()), chain=chain, metrics=metrics
     )
 
 
-def app(settings_: Settings, *providers: Any, chain: ProviderChain | None = None):  # noqa: ANN201
-    return create_app(settings_, deps=deps(settings_, *providers, chain=chain))
+def app(settings_: Settings, *providers: Any, chain: ProviderChain | None = None, metrics: Metrics | None = None):  # noqa: ANN201
+    return create_app(settings_, deps=deps(settings_, *providers, chain=chain, metrics=metrics))
+
+
+def sample(exposition: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text; 0.0 when absent."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(exposition):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return 0.0
 
 
 def create_test_app():  # noqa: ANN201

@@ -141,7 +141,7 @@ def _limiter(app: Flask, settings: Settings, metrics: Metrics) -> Limiter:
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded) -> Response:
         retry_at = g.get("retry_at") or time.time() + 1
-        wait = max(1, math.ceil(retry_at - time.time()))
+        wait = min(max(1, math.ceil(retry_at - time.time())), exc.limit.limit.get_expiry())  # never past one window
         response = error_response(429, "rate_limited", f"rate limit {exc.limit.limit} exceeded; retry in {wait} s")
         response.headers["Retry-After"] = str(wait)
         return response

@@ -347,7 +347,9 @@ class RecommendPipeline:
     def _count_call(self, completion: Completion) -> None:
         self._metrics.llm_call(completion.provider, completion.model, "ok", completion.tokens_in, completion.tokens_out)
         for failed in completion.fallback_from:
-            self._metrics.fallback(failed.split(":")[0], completion.provider)
+            name, _, kind = failed.partition(":")
+            self._metrics.llm_call(name, "", kind or "error")
+            self._metrics.fallback(name, completion.provider)
 
     def _count_failures(self, exc: AllProvidersFailed) -> None:
         for name, failure in exc.failures:
