@@ -230,3 +230,9 @@ def wait_for(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def create_test_app_from(settings_: Settings):  # noqa: ANN201
+    """For ``service.cli.serve.serve(settings, app_factory)``: the test catalog, the chain from settings."""
+    built = build_dependencies(settings_, catalog=catalog(), retriever=WordRetriever(catalog()))
+    return create_app(settings_, deps=built)
