@@ -200,6 +200,11 @@ class Settings(BaseSettings):
     rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = Field(
         "fixed-window", description="Rate-limit algorithm (limits library); fixed-window is the cheapest."
     )
+    rate_limit_storage: Literal["auto", "redis", "memory"] = Field(
+        "auto",
+        description="Where request counts live. auto: Redis when REDIS_URL is set (one budget across workers and "
+        "pods, one round trip per request), else memory (per worker process, microseconds).",
+    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Origins allowed to call the API from a browser, comma-separated (e.g. https://shop.example); unset = no CORS."
     )

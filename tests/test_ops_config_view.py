@@ -74,6 +74,7 @@ BAD_VALUES = {
     "rate_limit": "lots",
     "rate_limit_scopes": '{"admin": "1/second"}',
     "rate_limit_strategy": "token-bucket",
+    "rate_limit_storage": "disk",
     "cors_origins": "shop.example",
     "privacy_mask": "email,ssn",
     "user_id_salt": "short",

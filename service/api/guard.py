@@ -1,29 +1,26 @@
 """Access control for every route: API-key scopes from the Endpoint records, per-key rate limits, CORS.
 
 Hooks run in this order on each request: the app's own start hook (timer,
-request id), :meth:`Guard.authorize` (401/403), then flask-limiter (429). A
-route without an Endpoint record needs the ``ops`` scope: forgetting to
-document a route closes it rather than opening it.
+request id), then :meth:`Guard.authorize`: API key (401), scope (403), rate
+limit (429). A route without an Endpoint record needs the ``ops`` scope:
+forgetting to document a route closes it rather than opening it.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
-import time
 from collections.abc import Iterable
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask_cors import CORS
-from flask_limiter import Limiter, RequestLimit
-from flask_limiter.errors import RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api.http import REQUEST_ID_HEADER, error_response, request_trace
 from service.api.openapi import Endpoint
 from service.ops.auth import KeyRing
 from service.ops.metrics import Metrics
+from service.ops.ratelimit import RateLimiter
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,26 +59,34 @@ def route_scopes(app: Flask, endpoints: Iterable[Endpoint]) -> tuple[dict[tuple[
 
 
 class Guard:
-    """Authenticates and authorizes each request against the route's declared scope."""
+    """Authenticates, authorizes and rate-limits each request against the route's declared scope."""
 
-    def __init__(self, keyring: KeyRing, scopes: dict[tuple[str, str], str | None], metrics: Metrics) -> None:
+    def __init__(
+        self,
+        keyring: KeyRing,
+        scopes: dict[tuple[str, str], str | None],
+        metrics: Metrics,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.keyring = keyring
+        self.limiter = limiter
         self._scopes = scopes
         self._metrics = metrics
 
     def authorize(self) -> Response | None:
-        """before_request: None lets the request through; a 401/403 response stops it."""
+        """before_request: None lets the request through; a 401/403/429 response stops it."""
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not one per use
+        rule = req.url_rule
+        if rule is None or req.method == "OPTIONS":  # 404/405 and CORS preflights need no key
+            return None
         trace = request_trace()
-        rule = request.url_rule
-        if rule is None or request.method == "OPTIONS":  # 404/405 and CORS preflights need no key
-            return None
-        scope = self._scopes.get((rule.rule, request.method), UNDECLARED_SCOPE)
+        scope = self._scopes.get((rule.rule, req.method), UNDECLARED_SCOPE)
         trace.scope = scope
-        if scope is None or self.keyring.open:
-            trace.principal = None
+        if scope is None:
             return None
-        header = request.headers.get("Authorization", "")
-        kind, _, token = header.partition(" ")
+        if self.keyring.open:
+            return self._limit(scope, f"ip:{req.remote_addr or 'unknown'}")
+        kind, _, token = req.headers.get("Authorization", "").partition(" ")
         if kind.lower() != "bearer" or not token.strip():
             return self._refuse(401, "unauthorized", "an API key is required: send Authorization: Bearer <key>", REALM)
         principal = self.keyring.authenticate(token.strip())
@@ -95,58 +100,24 @@ class Guard:
                 f"this API key lacks the {scope} scope",
                 f'{REALM}, error="insufficient_scope", scope="{scope}"',
             )
-        return None
+        return self._limit(scope, f"key:{principal.name}")
+
+    def _limit(self, scope: str, client: str) -> Response | None:
+        if self.limiter is None:
+            return None
+        wait = self.limiter.check(scope, client)
+        if wait is None:
+            return None
+        self._metrics.rate_limited.labels(scope).inc()
+        response = error_response(429, "rate_limited", f"rate limit for {scope} exceeded; retry in {wait} s")
+        response.headers["Retry-After"] = str(wait)
+        return response
 
     def _refuse(self, status: int, code: str, message: str, challenge: str) -> Response:
         self._metrics.auth_failures.labels(str(status)).inc()
         response = error_response(status, code, message)
         response.headers["WWW-Authenticate"] = challenge
         return response
-
-
-def _client_id() -> str:
-    """The rate-limit bucket: the API key's name, or the client address in open mode."""
-    trace = request_trace()
-    return f"key:{trace.principal}" if trace.principal else f"ip:{request.remote_addr or 'unknown'}"
-
-
-def _limiter(app: Flask, settings: Settings, metrics: Metrics) -> Limiter:
-    def limit_for_request() -> str:
-        scope = request_trace().scope
-        if scope is None:
-            return ""
-        limit = settings.rate_limit_for(scope)
-        return "" if limit == "off" else limit
-
-    def on_breach(limit: RequestLimit) -> None:
-        g.retry_at = limit.reset_at
-        metrics.rate_limited.labels(request_trace().scope or "none").inc()
-
-    limiter = Limiter(
-        _client_id,
-        app=app,
-        default_limits=[limit_for_request],
-        strategy=settings.rate_limit_strategy,
-        storage_uri=settings.redis_url or "memory://",
-        storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if settings.redis_url else {},
-        key_prefix=f"{settings.cache_prefix}:rl",
-        # Rate-limit headers on every response cost a second storage call each; only 429s carry Retry-After.
-        headers_enabled=False,
-        on_breach=on_breach,
-        # Redis trouble must not fail requests: count in memory until it is back.
-        swallow_errors=True,
-        in_memory_fallback_enabled=True,
-    )
-
-    @app.errorhandler(RateLimitExceeded)
-    def _too_many(exc: RateLimitExceeded) -> Response:
-        retry_at = g.get("retry_at") or time.time() + 1
-        wait = min(max(1, math.ceil(retry_at - time.time())), exc.limit.limit.get_expiry())  # never past one window
-        response = error_response(429, "rate_limited", f"rate limit {exc.limit.limit} exceeded; retry in {wait} s")
-        response.headers["Retry-After"] = str(wait)
-        return response
-
-    return limiter
 
 
 def install_guard(app: Flask, endpoints: Iterable[Endpoint], settings: Settings, metrics: Metrics) -> Guard:
@@ -156,10 +127,9 @@ def install_guard(app: Flask, endpoints: Iterable[Endpoint], settings: Settings,
     scopes, undeclared = route_scopes(app, endpoints)
     for route in undeclared:
         log.warning("route %s has no Endpoint record; it requires the %s scope", route, UNDECLARED_SCOPE)
-    guard = Guard(KeyRing(settings.api_keys), scopes, metrics)
-    app.before_request(guard.authorize)  # before the limiter's hook, which needs the principal
-    if settings.rate_limit != "off" or any(v != "off" for v in settings.rate_limit_scopes.values()):
-        app.extensions["shopguide_limiter"] = _limiter(app, settings, metrics)
+    guard = Guard(KeyRing(settings.api_keys), scopes, metrics, RateLimiter.from_settings(settings))
+    app.before_request(guard.authorize)
+    app.extensions["shopguide_guard"] = guard
     if settings.cors_origins:
         CORS(
             app,
