@@ -21,6 +21,7 @@ from service.cache.singleflight import SingleFlight
 from service.cache.store import AnswerCache, MemoryCache, RedisCache, redis_client
 from service.catalog.load import Catalog, load_catalog
 from service.ops.access_log import AccessLog
+from service.ops.config_view import mask_url
 from service.ops.cost import PriceTable
 from service.ops.logs import configure_logging
 from service.ops.metrics import Metrics
@@ -106,7 +107,11 @@ def readiness(deps: Dependencies) -> Readiness:
             "source": deps.catalog.report.source,
         },
         cache=cache,
-        providers=[p.describe() for p in deps.chain.providers],
+        # /readyz is public: a base URL with credentials in it is shown masked.
+        providers=[
+            {k: mask_url(v) if k == "base_url" and isinstance(v, str) else v for k, v in p.describe().items()}
+            for p in deps.chain.providers
+        ],
         degraded_only=not deps.chain.providers,
         auth=deps.settings.auth_mode,
     )

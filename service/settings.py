@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 import orjson
 from limits import parse_many
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from service.errors import ConfigError
@@ -36,7 +36,7 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 class ApiKeyEntry(BaseModel):
     """One configured API key: a name, the SHA-256 of the key (hex) and its scopes. The key itself is never stored."""
 
-    model_config = {"frozen": True}
+    model_config = ConfigDict(frozen=True)
 
     name: str
     sha256: str

@@ -6,6 +6,7 @@ descriptions, so documentation cannot drift from what the service reads.
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from pathlib import Path
@@ -79,8 +80,6 @@ def env_lines(settings: Settings) -> list[str]:
         if value is None:
             text = ""
         elif isinstance(value, (list, dict)):
-            import json
-
             text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else ",".join(map(str, value))
         elif isinstance(value, bool):
             text = "1" if value else "0"
