@@ -152,9 +152,7 @@ def test_undeclared_route_requires_ops() -> None:
     app = keyed_app()
     # A route added without an Endpoint record: closed to everyone but ops.
     app.add_url_rule("/v1/secret", "secret", lambda: "ok")
-    from service.api.guard import Guard, route_scopes as scopes_of
-
-    scopes, undeclared = scopes_of(app, HEALTH + RECOMMEND + OPS)
+    scopes, undeclared = route_scopes(app, HEALTH + RECOMMEND + OPS)
     assert "GET /v1/secret" in undeclared and scopes[("/v1/secret", "GET")] == "ops"
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from service.ops.config_view import config_markdown, effective_config, env_example, env_lines
+from pathlib import Path
+
+from service.ops.config_view import config_markdown, effective_config, env_example, env_lines, write_generated_docs
 from service.settings import load_settings
 
 
@@ -15,6 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     output.add_argument("--json", action="store_true", help="as a JSON object")
     output.add_argument("--markdown", action="store_true", help="the table of every variable (docs/configuration.md)")
     output.add_argument("--env-example", action="store_true", help="every variable at its default (.env.example)")
+    output.add_argument(
+        "--write-docs",
+        metavar="REPO",
+        help="rewrite REPO/docs/configuration.md's table and REPO/.env.example from the settings model",
+    )
     parser.set_defaults(run=run)
 
 
@@ -25,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.env_example:
         print(env_example(), end="")
+        return 0
+    if args.write_docs:
+        for path in write_generated_docs(Path(args.write_docs)):
+            print(f"wrote {path}")
         return 0
     settings = load_settings()
     if args.json:

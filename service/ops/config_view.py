@@ -190,3 +190,14 @@ def env_example() -> str:
         out.append(f"# {env_name(name)}={'' if default == 'unset' else default}")
         out.append("")
     return "\n".join(out)
+
+
+def write_generated_docs(repo_root: Path) -> list[Path]:
+    """Regenerate the table in ``docs/configuration.md`` (between its markers) and ``.env.example``."""
+    doc = repo_root / "docs" / "configuration.md"
+    text = doc.read_text()
+    start, end = text.index(TABLE_BEGIN) + len(TABLE_BEGIN), text.index(TABLE_END)
+    doc.write_text(text[:start] + "\n" + config_markdown() + text[end:])
+    example = repo_root / ".env.example"
+    example.write_text(env_example())
+    return [doc, example]
