@@ -106,7 +106,7 @@ def test_degraded_answer_counts_failure() -> None:
 
 
 def test_coalesced_requests() -> None:
-    provider = ScriptedProvider(delay_s=0.5)
+    provider = ScriptedProvider(delay_s=1.5)  # long enough that all three are in flight together
     app = ops_support.app(ops_support.settings(), provider)
     results = []
 
