@@ -32,6 +32,8 @@ from service.provider.chain import ProviderChain
 from service.provider.registry import build_chain
 from service.respond.common import Readiness
 from service.retrieve.base import Retriever
+from service.retrieve.factory import build_retriever
+from service.retrieve.understand import QueryUnderstanding
 from service.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -58,22 +60,19 @@ def build_dependencies(
     settings: Settings,
     *,
     catalog: Catalog | None = None,
+    retriever: Retriever | None = None,
     chain: ProviderChain | None = None,
     metrics: Metrics | None = None,
-    retriever: Retriever | None = None,
 ) -> Dependencies:
     """Build the catalog, index, prompts, cache, providers and pipelines from settings.
 
-    ``catalog``, ``chain`` and ``retriever`` may be given ready-made (tests, the CLI).
+    ``catalog``, ``retriever`` and ``chain`` may be given ready-made (tests reuse one index across apps).
     """
     metrics = metrics or Metrics(prices=PriceTable(settings.model_prices))
     catalog = catalog or load_catalog(settings.catalog, strict=settings.catalog_strict)
     if catalog.report.errors:
         log.warning("catalog loaded with rejected rows:\n%s", catalog.report.summary())
-    if retriever is None:
-        from service.retrieve.factory import build_retriever  # the index is built only when none is given
-
-        retriever = build_retriever(catalog, settings)
+    retriever = retriever or build_retriever(catalog, settings)
     renderer = PromptRenderer(settings.prompts_dir)
     client = redis_client(settings.redis_url) if settings.redis_url else None
     cache: AnswerCache = (
@@ -91,6 +90,7 @@ def build_dependencies(
         flights=flights,
         chain=chain,
         metrics=metrics,
+        understanding=QueryUnderstanding.from_catalog(catalog),
         redactor=redactor,
     )
     return Dependencies(settings, catalog, retriever, renderer, cache, flights, chain, metrics, recommend, redactor)

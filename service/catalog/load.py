@@ -162,17 +162,23 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
 
 
 def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    # csv.reader, not DictReader: DictReader reads its header lazily and skips blank
+    # lines unseen, so the line a record starts on cannot be told from its line_num.
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        start = reader.line_num + 1
-        for record in reader:
-            line_no = start
-            start = reader.line_num + 1
-            if None in record:  # more cells than headers
+        reader = csv.reader(fh, delimiter=delimiter)
+        header: list[str] | None = None
+        end = 0  # last physical line consumed so far
+        for cells in reader:
+            line_no, end = end + 1, reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if header is None:
+                header = cells
+                continue
+            if len(cells) > len(header):
                 yield line_no, RowError(line_no, "more cells than header columns")
                 continue
-            if not any((v or "").strip() for v in record.values()):
-                continue
+            record = dict(zip(header, cells))
             try:
                 yield line_no, _from_csv(record)
             except ValueError as exc:
@@ -184,8 +190,8 @@ def _from_csv(record: dict[str, str | None]) -> dict[str, Any]:
     for key, value in record.items():
         key = (key or "").strip()
         value = (value or "").strip()
-        if not key or value == "":
-            continue
+        if not key or (value == "" and key in _KNOWN):
+            continue  # unknown columns stay, even empty, so the report names them
         if key == "attributes":
             try:
                 attrs = json.loads(value)

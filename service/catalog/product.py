@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class Product(BaseModel):
     """One catalog product. Immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Numeric SKUs ("id": 123) are common in shop exports: read them as strings.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=256)
     title: str = Field(min_length=1, max_length=1000)
@@ -31,6 +32,13 @@ class Product(BaseModel):
     def _normalize_category(cls, value: str) -> str:
         parts = [p.strip() for p in value.split("/") if p.strip()]
         return "/".join(parts)
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _no_bool_price(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("price must be a number, not a boolean")
+        return value
 
     @field_validator("currency", mode="before")
     @classmethod

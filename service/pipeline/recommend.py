@@ -31,6 +31,7 @@ from service.provider.base import ChatRequest, Completion
 from service.provider.chain import AllProvidersFailed, ProviderChain
 from service.respond.recommend import RecommendResponse
 from service.retrieve.base import Candidate, Retriever
+from service.retrieve.understand import QueryUnderstanding, Understood, merge_filters
 from service.settings import Settings
 from service.validate.recommend import Filters, RecommendRequest
 
@@ -66,11 +67,18 @@ def prompt_facts(candidate: Candidate) -> dict[str, Any]:
     return facts
 
 
-def active_filters(filters: Filters) -> dict[str, Any]:
-    """The filters worth telling the model about (set ones; in_stock only when relaxed)."""
+def active_filters(filters: Filters, understood: Understood | None = None) -> dict[str, Any]:
+    """The constraints worth telling the model about: set filters, plus what the shopper ruled out or wants."""
     data = filters.model_dump(exclude_none=True)
     if data.get("in_stock") is True:
         data.pop("in_stock")
+    if understood is not None:
+        if understood.exclude_terms:
+            data["not_wanted"] = list(understood.exclude_terms)
+        if understood.cheap:
+            data["prefers"] = "lower prices"
+        elif understood.premium:
+            data["prefers"] = "premium quality over price"
     return data
 
 
@@ -111,6 +119,7 @@ class RecommendPipeline:
         flights: SingleFlight,
         chain: ProviderChain,
         metrics: Metrics,
+        understanding: QueryUnderstanding | None = None,
         redactor: Redactor | None = None,
     ) -> None:
         self._settings = settings
@@ -123,6 +132,7 @@ class RecommendPipeline:
         self._flights = flights
         self._chain = chain
         self._metrics = metrics
+        self._understanding = understanding
         self._schema = recommend_schema()
         self.prompt_version = renderer.version(ENDPOINT)
 
@@ -134,22 +144,27 @@ class RecommendPipeline:
         trace = trace if trace is not None else RequestTrace()
         started = time.monotonic()
         deadline = started + self._settings.deadline_s
-        filters = request.filters
-        candidates = self._retriever.search(request.query, filters, self._settings.candidates)
+        understood, filters, search_text = self._understand(request)
+        candidates = self._retriever.search(search_text, filters, self._settings.candidates)
         retrieval_ms = (time.monotonic() - started) * 1000
         language = answer_language(request.query, request.language)
+        found = understood.found() if understood else None
 
         if not candidates:
             payload = self._payload([], fact_summary(0, language), None, None, degraded=False)
-            return self._respond(payload, request_id, started, retrieval_ms, 0.0, cached=False, trace=trace)
+            return self._respond(
+                payload, request_id, started, retrieval_ms, 0.0, cached=False, understood=found, trace=trace
+            )
 
         key = self._key(request, filters, language, candidates)
         hit = self._cache.get(key)
         if hit is not None:
-            return self._respond(orjson.loads(hit), request_id, started, retrieval_ms, 0.0, cached=True, trace=trace)
+            return self._respond(
+                orjson.loads(hit), request_id, started, retrieval_ms, 0.0, cached=True, understood=found, trace=trace
+            )
 
         def compute() -> bytes:
-            outcome = self._answer(request, filters, language, candidates, deadline)
+            outcome = self._answer(request, filters, understood, language, candidates, deadline)
             blob = orjson.dumps(
                 {
                     "payload": outcome.payload,
@@ -169,10 +184,25 @@ class RecommendPipeline:
         else:
             trace.add_usage(*result.get("tokens", (0, 0)))
         return self._respond(
-            result["payload"], request_id, started, retrieval_ms, result["llm_ms"], cached=False, trace=trace
+            result["payload"],
+            request_id,
+            started,
+            retrieval_ms,
+            result["llm_ms"],
+            cached=False,
+            understood=found,
+            trace=trace,
         )
 
     # -- steps -----------------------------------------------------------------------------
+    def _understand(self, request: RecommendRequest) -> tuple[Understood | None, Filters, str]:
+        """Constraints from the shopper's words, merged under the request's explicit filters."""
+        if self._understanding is None:
+            return None, request.filters, request.query
+        understood = self._understanding.parse(request.query)
+        filters = merge_filters(request.filters, understood, request.filters.model_fields_set)
+        return understood, filters, understood.cleaned_query or request.query
+
     def _key(self, request: RecommendRequest, filters: Filters, language: str, candidates: list[Candidate]) -> str:
         user = request.user
         parts = {
@@ -198,7 +228,12 @@ class RecommendPipeline:
         return min(self._settings.cache_ttl_s, self._settings.cache_fallback_ttl_s)
 
     def _messages(
-        self, request: RecommendRequest, filters: Filters, language: str, candidates: list[Candidate]
+        self,
+        request: RecommendRequest,
+        filters: Filters,
+        understood: Understood | None,
+        language: str,
+        candidates: list[Candidate],
     ) -> tuple[dict[str, str], ...]:
         profile = None
         if request.user and (request.user.profile or request.user.recent_product_ids):
@@ -217,7 +252,7 @@ class RecommendPipeline:
             k=min(request.k, len(candidates)),
             language_name=language_name(language),
             candidates=[prompt_facts(c) for c in candidates],
-            filters=active_filters(filters),
+            filters=active_filters(filters, understood),
             profile=profile,
         )
         return rendered.messages
@@ -226,6 +261,7 @@ class RecommendPipeline:
         self,
         request: RecommendRequest,
         filters: Filters,
+        understood: Understood | None,
         language: str,
         candidates: list[Candidate],
         deadline: float,
@@ -235,7 +271,7 @@ class RecommendPipeline:
             return self._degraded(request, filters, language, candidates, started, failed=[])
         k = min(request.k, len(candidates))
         chat = ChatRequest(
-            messages=self._messages(request, filters, language, candidates),
+            messages=self._messages(request, filters, understood, language, candidates),
             schema_name=RECOMMEND_SCHEMA_NAME,
             schema=self._schema,
             grammar_schema=recommend_grammar_schema([c.product.id for c in candidates], k),
@@ -386,6 +422,7 @@ class RecommendPipeline:
         llm_ms: float,
         *,
         cached: bool,
+        understood: dict[str, Any] | None,
         trace: RequestTrace,
     ) -> RecommendResponse:
         total_ms = (time.monotonic() - started) * 1000
@@ -398,6 +435,7 @@ class RecommendPipeline:
                 **payload,
                 "request_id": request_id,
                 "cached": cached,
+                "understood": understood,
                 "timings_ms": {"retrieval": round(retrieval_ms, 3), "llm": round(llm_ms, 3), "total": round(total_ms, 3)},
             }
         )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import openai
+from openai.types.chat import ChatCompletion
 from tenacity import RetryCallState
 
 from service.errors import (
@@ -142,6 +143,10 @@ class OpenAIProvider:
                     response = self._client.chat.completions.create(**params, timeout=timeout)
                 except openai.OpenAIError as exc:
                     raise translate(exc, self.name) from exc
+                except ValueError as exc:  # the SDK lets a non-JSON body escape as json.JSONDecodeError
+                    raise RetryableProviderError(f"upstream sent a malformed body: {exc}", provider=self.name) from exc
+                if not isinstance(response, ChatCompletion):  # a text/plain body comes back as str
+                    raise RetryableProviderError("upstream sent a non-JSON body", provider=self.name)
         if not response.choices:
             raise InvalidOutput("upstream returned no choices", provider=self.name)
         message = response.choices[0].message
