@@ -89,12 +89,23 @@ def test_scrubbing_formatter_replaces_every_secret() -> None:
     assert API_KEY not in out and "redis-pass-123" not in out and out.count("****") == 2
 
 
-def test_configure_logging_is_idempotent() -> None:
-    settings = ops_support.settings()
-    configure_logging(settings)
-    configure_logging(settings)
-    ours = [h for h in logging.getLogger().handlers if getattr(h, "_shopguide", False)]
-    assert len(ours) == 1
+def test_configure_logging_is_idempotent_and_replaces_basic_config(capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    root = logging.getLogger()
+    console = logging.StreamHandler(sys.stderr)  # what the CLI's logging.basicConfig installs
+    root.addHandler(console)
+    try:
+        settings = ops_support.settings()
+        configure_logging(settings)
+        configure_logging(settings)
+        ours = [h for h in root.handlers if getattr(h, "_shopguide", False)]
+        assert len(ours) == 1 and console not in root.handlers
+        capsys.readouterr()
+        logging.getLogger("shopguide.test").warning("once")
+        assert capsys.readouterr().err.count("once") == 1
+    finally:
+        root.removeHandler(console)
 
 
 # -- provenance headers ---------------------------------------------------------------------------

@@ -74,7 +74,10 @@ def configure_logging(settings: Settings) -> logging.Handler:
     """Send the process's logs to stderr in the configured format and level; idempotent (replaces its own handler)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_shopguide", False):
+        # Ours from an earlier call, or a plain console handler from logging.basicConfig (the CLI's):
+        # either would print every line a second time. Other handlers (pytest's capture) stay.
+        basic_console = type(handler) is logging.StreamHandler and handler.stream in (sys.stderr, sys.stdout)
+        if getattr(handler, "_shopguide", False) or basic_console:
             root.removeHandler(handler)
     inner = (
         json_formatter()
