@@ -181,7 +181,7 @@ class Settings(BaseSettings):
         False, description="Log the shopper's full text. Off by default: logs hold its length and a hash."
     )
     forwarded_hops: int = Field(
-        0, ge=0, le=5, description="Proxies in front of the service whose X-Forwarded-For is trusted (client address)."
+        0, ge=0, le=5, description="Proxies in front of the service whose X-Forwarded-For is trusted (client address in logs)."
     )
 
     # -- access control ------------------------------------------------------------------
@@ -192,7 +192,7 @@ class Settings(BaseSettings):
         json_schema_extra={"secret": True},
     )
     rate_limit: str = Field(
-        "600/minute", description="Requests per API key (or client address in open mode) per endpoint; off disables."
+        "600/minute", description="Requests per API key and scope (open mode has no limits); off disables."
     )
     rate_limit_scopes: Annotated[dict[str, str], NoDecode] = Field(
         {}, description='Per-scope overrides of SHOPGUIDE_RATE_LIMIT as JSON, e.g. {"ops": "60/minute"}.'

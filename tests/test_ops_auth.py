@@ -298,3 +298,8 @@ def test_memory_limiter_starts_no_threads_and_sweeps_expired_windows(monkeypatch
     time.sleep(1.1)  # every one-second window has expired
     limiter.check("recommend", "ip:last")
     assert list(storage.storage) == [next(iter(storage.storage))]  # only the new counter is left
+
+
+def test_open_mode_has_no_rate_limit() -> None:
+    client = ops_support.app(ops_support.settings(rate_limit="2/minute"), ops_support.ScriptedProvider()).test_client()
+    assert all(client.post("/v1/recommend", json=BODY).status_code == 200 for _ in range(5))
