@@ -180,9 +180,6 @@ class Settings(BaseSettings):
     log_prompts: bool = Field(
         False, description="Log the shopper's full text. Off by default: logs hold its length and a hash."
     )
-    forwarded_hops: int = Field(
-        0, ge=0, le=5, description="Proxies in front of the service whose X-Forwarded-For is trusted (client address in logs)."
-    )
 
     # -- access control ------------------------------------------------------------------
     api_keys: Annotated[tuple[ApiKeyEntry, ...], NoDecode] = Field(

@@ -69,7 +69,6 @@ BAD_VALUES = {
     "log_level": "LOUD",
     "log_format": "xml",
     "log_prompts": "maybe",
-    "forwarded_hops": "9",
     "api_keys": "web:nothex:recommend",
     "rate_limit": "lots",
     "rate_limit_scopes": '{"admin": "1/second"}',

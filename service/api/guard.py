@@ -14,7 +14,6 @@ from collections.abc import Iterable
 
 from flask import Flask, Response, request
 from flask_cors import CORS
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api.http import REQUEST_ID_HEADER, error_response, request_trace
 from service.api.openapi import Endpoint
@@ -121,9 +120,7 @@ class Guard:
 
 
 def install_guard(app: Flask, endpoints: Iterable[Endpoint], settings: Settings, metrics: Metrics) -> Guard:
-    """Wire access control, rate limits, CORS and proxy headers into ``app``; call after registering every route."""
-    if settings.forwarded_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.forwarded_hops, x_proto=settings.forwarded_hops)  # type: ignore[method-assign]
+    """Wire access control, rate limits and CORS into ``app``; call after registering every route."""
     scopes, undeclared = route_scopes(app, endpoints)
     for route in undeclared:
         log.warning("route %s has no Endpoint record; it requires the %s scope", route, UNDECLARED_SCOPE)
