@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None, *, deps: Dependencies | None = 
     app.extensions["shopguide"] = deps
 
     endpoints = HEALTH_ENDPOINTS + RECOMMEND_ENDPOINTS + OPS_ENDPOINTS
+    app.extensions["shopguide_endpoints"] = endpoints  # what access control and the OpenAPI document read
     openapi_doc = build_openapi(endpoints, title="shopguide", version=VERSION)
     app.register_blueprint(health_blueprint(lambda: readiness(deps), lambda: openapi_doc))
     app.register_blueprint(recommend_blueprint(deps.recommend))
