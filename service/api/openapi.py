@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from openapi_pydantic import Info, MediaType, OpenAPI, Operation, PathItem, RequestBody, Response
+from openapi_pydantic import Components, Info, MediaType, OpenAPI, Operation, PathItem, RequestBody, Response, SecurityScheme
 from openapi_pydantic.util import PydanticSchema, construct_open_api_with_schema_class
 from pydantic import BaseModel
 
 from service.respond.common import ErrorResponse
+from service.settings import SCOPES
+
+SECURITY_SCHEME = "apiKey"
+SCOPE_FROM_TAG = "<the tag>"
+# Every endpoint that needs a key can also answer these.
+_GUARDED_ERRORS = (401, 403, 429)
 
 _ERROR_TEXT = {
     400: "Invalid request: the error names the field.",
@@ -26,7 +32,13 @@ _ERROR_TEXT = {
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One documented route."""
+    """One route: its documentation and the API-key scope it requires.
+
+    ``scope`` defaults to the tag (a ``copy``-tagged endpoint needs the ``copy``
+    scope); ``None`` makes the route public (probes, documentation). Access
+    control reads the scope from here, so a documented route is a guarded route.
+    ``hidden`` routes are guarded but left out of the OpenAPI document.
+    """
 
     method: str
     path: str
@@ -38,6 +50,14 @@ class Endpoint:
     response_media: str = "application/json"
     description: str = ""
     extra_responses: dict[str, str] = field(default_factory=dict)
+    scope: str | None = SCOPE_FROM_TAG
+    hidden: bool = False
+
+    def __post_init__(self) -> None:
+        scope = self.tag if self.scope == SCOPE_FROM_TAG else self.scope
+        if scope is not None and scope not in SCOPES:
+            raise ValueError(f"{self.method} {self.path}: scope {scope!r} is not one of {SCOPES}; pass scope= explicitly")
+        object.__setattr__(self, "scope", scope)
 
 
 def _json(model: type[BaseModel]) -> dict[str, MediaType]:
@@ -47,12 +67,15 @@ def _json(model: type[BaseModel]) -> dict[str, MediaType]:
 def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, Any]:
     paths: dict[str, PathItem] = {}
     for ep in endpoints:
+        if ep.hidden:
+            continue
         responses: dict[str, Response] = {}
         if ep.response is not None:
             responses["200"] = Response(description="OK", content=_json(ep.response))
         else:
             responses["200"] = Response(description="OK", content={ep.response_media: MediaType()})
-        for status in ep.errors:
+        statuses = sorted(set(ep.errors) | (set(_GUARDED_ERRORS) if ep.scope else set()))
+        for status in statuses:
             responses[str(status)] = Response(description=_ERROR_TEXT.get(status, "Error"), content=_json(ErrorResponse))
         for status, text in ep.extra_responses.items():
             responses[status] = Response(description=text)
@@ -63,9 +86,20 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
             operationId=f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
             requestBody=RequestBody(required=True, content=_json(ep.request)) if ep.request else None,
             responses=responses,
+            security=[{SECURITY_SCHEME: [ep.scope]}] if ep.scope else None,
         )
         item = paths.setdefault(ep.path, PathItem())
         setattr(item, ep.method.lower(), op)
-    document = OpenAPI(info=Info(title=title, version=version), paths=paths)
+    scheme = SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="An API key from `shopguide keys new`, sent as `Authorization: Bearer <key>`. Each operation "
+        "lists the scope its key needs (recommend, copy or ops). Without configured keys the service runs open.",
+    )
+    document = OpenAPI(
+        info=Info(title=title, version=version),
+        paths=paths,
+        components=Components(securitySchemes={SECURITY_SCHEME: scheme}),
+    )
     document = construct_open_api_with_schema_class(document)
     return document.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,9 +1,14 @@
-"""gunicorn options derived from settings, shared by ``shopguide serve`` and ``deploy/gunicorn.conf.py``."""
+"""gunicorn options and server hooks derived from settings, shared by ``shopguide serve`` and ``deploy/gunicorn.conf.py``."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from service.ops.metrics import enable_multiprocess, mark_worker_dead
 from service.settings import Settings
 
 
@@ -22,9 +27,36 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         "threads": settings.threads,
         # Requests wait on upstream I/O: the worker timeout must outlast the request deadline.
         "timeout": int(settings.deadline_s) + 30,
+        # SIGTERM: stop accepting, let in-flight requests finish for up to this long, then exit.
         "graceful_timeout": settings.graceful_timeout_s,
         "keepalive": 5,
-        "accesslog": None,
+        "accesslog": None,  # the app writes its own JSON access line per request
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
     }
+
+
+def prepare_metrics_dir(settings: Settings) -> tuple[Path, bool]:
+    """Turn on multi-process metrics before workers fork; returns the directory and whether it is temporary.
+
+    Uses ``PROMETHEUS_MULTIPROC_DIR`` when set (emptied first), else a fresh temporary directory.
+    """
+    if settings.metrics_dir is not None:
+        directory, temporary = settings.metrics_dir, False
+    else:
+        directory, temporary = Path(tempfile.mkdtemp(prefix="shopguide-metrics-")), True
+    enable_multiprocess(directory)
+    return directory, temporary
+
+
+def metrics_hooks(directory: Path, temporary: bool) -> dict[str, Callable[..., None]]:
+    """gunicorn server hooks: forget dead workers' live gauges; remove a temporary directory when the master exits."""
+
+    def child_exit(server: Any, worker: Any) -> None:
+        mark_worker_dead(worker.pid)
+
+    def on_exit(server: Any) -> None:  # runs in the master only, never in a worker
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    return {"child_exit": child_exit, "on_exit": on_exit}

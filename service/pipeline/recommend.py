@@ -19,6 +19,8 @@ from service.cache.store import AnswerCache
 from service.catalog.load import Catalog
 from service.errors import InvalidOutput, ProviderError, ServiceUnavailable
 from service.ops.metrics import Metrics
+from service.ops.privacy import Redactor
+from service.ops.trace import RequestTrace
 from service.output.explain import fact_summary
 from service.output.parse import parse_output
 from service.output.reconcile import reconcile
@@ -85,6 +87,20 @@ class Outcome:
     payload: dict[str, Any]
     llm_ms: float
     cacheable: bool
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass
+class _Usage:
+    """Tokens spent on one answer, across the first call and a re-ask."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def add(self, completion: Completion) -> None:
+        self.tokens_in += completion.tokens_in
+        self.tokens_out += completion.tokens_out
 
 
 class RecommendPipeline:
@@ -102,8 +118,11 @@ class RecommendPipeline:
         chain: ProviderChain,
         metrics: Metrics,
         understanding: QueryUnderstanding | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._settings = settings
+        # Shopper text is masked before it is rendered into a prompt (see service.ops.privacy).
+        self._redactor = redactor or Redactor.from_settings(settings)
         self._catalog = catalog
         self._retriever = retriever
         self._renderer = renderer
@@ -117,11 +136,12 @@ class RecommendPipeline:
         self._schema = recommend_schema()
         self.prompt_version = renderer.version(ENDPOINT)
 
-    def run(self, request: RecommendRequest, request_id: str) -> RecommendResponse:
-        """The whole flow for one request.
+    def run(self, request: RecommendRequest, request_id: str, trace: RequestTrace | None = None) -> RecommendResponse:
+        """The whole flow for one request; ``trace`` (when given) receives what the access log reports.
 
         :raises ServiceUnavailable: only when degraded answers are disabled and no provider answered.
         """
+        trace = trace if trace is not None else RequestTrace()
         started = time.monotonic()
         deadline = started + self._settings.deadline_s
         understood, filters, search_text = self._understand(request)
@@ -132,28 +152,46 @@ class RecommendPipeline:
 
         if not candidates:
             payload = self._payload([], fact_summary(0, language), None, None, degraded=False)
-            return self._respond(payload, request_id, started, retrieval_ms, 0.0, cached=False, understood=found)
+            return self._respond(
+                payload, request_id, started, retrieval_ms, 0.0, cached=False, understood=found, trace=trace
+            )
 
         key = self._key(request, filters, language, candidates)
         hit = self._cache.get(key)
         if hit is not None:
             return self._respond(
-                orjson.loads(hit), request_id, started, retrieval_ms, 0.0, cached=True, understood=found
+                orjson.loads(hit), request_id, started, retrieval_ms, 0.0, cached=True, understood=found, trace=trace
             )
 
         def compute() -> bytes:
             outcome = self._answer(request, filters, understood, language, candidates, deadline)
-            blob = orjson.dumps({"payload": outcome.payload, "llm_ms": outcome.llm_ms})
+            blob = orjson.dumps(
+                {
+                    "payload": outcome.payload,
+                    "llm_ms": outcome.llm_ms,
+                    "tokens": [outcome.tokens_in, outcome.tokens_out],
+                }
+            )
             if outcome.cacheable:
                 self._cache.set(key, orjson.dumps(outcome.payload), self._ttl(outcome.payload))
             return blob
 
         flight = self._flights.do(key, compute, deadline)
+        result = orjson.loads(flight.value)
         if flight.shared:
             self._metrics.coalesced.inc()
-        result = orjson.loads(flight.value)
+            trace.coalesced = True  # the tokens were spent, and logged, by the request that led the flight
+        else:
+            trace.add_usage(*result.get("tokens", (0, 0)))
         return self._respond(
-            result["payload"], request_id, started, retrieval_ms, result["llm_ms"], cached=False, understood=found
+            result["payload"],
+            request_id,
+            started,
+            retrieval_ms,
+            result["llm_ms"],
+            cached=False,
+            understood=found,
+            trace=trace,
         )
 
     # -- steps -----------------------------------------------------------------------------
@@ -205,14 +243,14 @@ class RecommendPipeline:
             profile = {
                 k: v
                 for k, v in {
-                    "preferences": request.user.profile,
+                    "preferences": self._redactor.redact(request.user.profile) if request.user.profile else None,
                     "recently_viewed": [p.title for p in recent if p is not None][:10],
                 }.items()
                 if v
             }
         rendered = self._renderer.render(
             ENDPOINT,
-            query=request.query,
+            query=self._redactor.redact(request.query),
             k=min(request.k, len(candidates)),
             language_name=language_name(language),
             candidates=[prompt_facts(c) for c in candidates],
@@ -248,11 +286,13 @@ class RecommendPipeline:
         completion: Completion | None = None
         output: RecommendOutput | None = None
         failed: list[str] = []
+        usage = _Usage()
         try:
             completion = self._chain.complete(chat)
             self._count_call(completion)
+            usage.add(completion)
             failed = list(completion.fallback_from)
-            output = self._validated(completion, chat, k, language)
+            output = self._validated(completion, chat, k, language, usage)
             if output is None:
                 failed.append(f"{completion.provider}:InvalidOutput")
         except AllProvidersFailed as exc:
@@ -262,7 +302,8 @@ class RecommendPipeline:
                 raise ServiceUnavailable(str(exc), deadline_exceeded=exc.deadline_exceeded) from exc
             log.warning("all providers failed; answering from retrieval", extra={"error": str(exc)})
         if output is None or completion is None:
-            return self._degraded(request, filters, language, candidates, started, failed=failed)
+            degraded = self._degraded(request, filters, language, candidates, started, failed=failed)
+            return Outcome(degraded.payload, degraded.llm_ms, False, usage.tokens_in, usage.tokens_out)
         fixed = reconcile(output, candidates, request.k, filters, language)
         payload = self._payload(
             [item.model_dump() for item in fixed.items],
@@ -273,7 +314,13 @@ class RecommendPipeline:
             fallback_from=completion.fallback_from,
             invalid_ids=fixed.invalid_ids,
         )
-        return Outcome(payload=payload, llm_ms=(time.monotonic() - started) * 1000, cacheable=True)
+        return Outcome(
+            payload=payload,
+            llm_ms=(time.monotonic() - started) * 1000,
+            cacheable=True,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+        )
 
     def _degraded(
         self,
@@ -298,7 +345,9 @@ class RecommendPipeline:
         )
         return Outcome(payload=payload, llm_ms=(time.monotonic() - started) * 1000, cacheable=False)
 
-    def _validated(self, completion: Completion, chat: ChatRequest, k: int, language: str) -> RecommendOutput | None:
+    def _validated(
+        self, completion: Completion, chat: ChatRequest, k: int, language: str, usage: _Usage
+    ) -> RecommendOutput | None:
         """Parse (with one repair), then re-ask once; None when the model still does not comply."""
         try:
             parsed = parse_output(completion.text, RecommendOutput, provider=completion.provider)
@@ -326,6 +375,7 @@ class RecommendPipeline:
         try:
             second = self._chain.complete(retry)
             self._count_call(second)
+            usage.add(second)
             return parse_output(second.text, RecommendOutput, provider=second.provider).value
         except ProviderError as exc:
             self._metrics.invalid_output.labels("failed").inc()
@@ -335,7 +385,9 @@ class RecommendPipeline:
     def _count_call(self, completion: Completion) -> None:
         self._metrics.llm_call(completion.provider, completion.model, "ok", completion.tokens_in, completion.tokens_out)
         for failed in completion.fallback_from:
-            self._metrics.fallbacks.labels(failed.split(":")[0], completion.provider).inc()
+            name, _, kind = failed.partition(":")
+            self._metrics.llm_call(name, "", kind or "error")
+            self._metrics.fallback(name, completion.provider)
 
     def _count_failures(self, exc: AllProvidersFailed) -> None:
         for name, failure in exc.failures:
@@ -373,8 +425,13 @@ class RecommendPipeline:
         *,
         cached: bool,
         understood: dict[str, Any] | None,
+        trace: RequestTrace,
     ) -> RecommendResponse:
         total_ms = (time.monotonic() - started) * 1000
+        trace.provider = payload["provider"]
+        trace.model = payload["model"]
+        trace.cached = cached
+        trace.degraded = payload["degraded"]
         return RecommendResponse.model_validate(
             {
                 **payload,
