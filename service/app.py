@@ -79,7 +79,7 @@ def build_dependencies(
         RedisCache(client, events=metrics) if client else MemoryCache(settings.cache_max_entries, events=metrics)
     )
     flights = SingleFlight(client, lock_ttl_s=settings.deadline_s)
-    chain = chain or build_chain(settings, metrics)
+    chain = chain or build_chain(settings, metrics, client)
     redactor = Redactor.from_settings(settings)
     recommend = RecommendPipeline(
         settings=settings,
@@ -109,8 +109,8 @@ def readiness(deps: Dependencies) -> Readiness:
         cache=cache,
         # /readyz is public: a base URL with credentials in it is shown masked.
         providers=[
-            {k: mask_url(v) if k == "base_url" and isinstance(v, str) else v for k, v in p.describe().items()}
-            for p in deps.chain.providers
+            {k: mask_url(v) if k == "base_url" and isinstance(v, str) else v for k, v in info.items()}
+            for info in deps.chain.describe()
         ],
         degraded_only=not deps.chain.providers,
         auth=deps.settings.auth_mode,

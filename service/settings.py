@@ -33,6 +33,19 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 
+class ExtraProvider(BaseModel):
+    """A further OpenAI-compatible server in the chain (vLLM, llama.cpp server, Ollama, another vendor)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(pattern=r"^https?://\S+$")
+    model: str = Field(min_length=1, pattern=r"^\S+$")
+    api_key: SecretStr | None = None
+    response_format: Literal["json_schema", "json_object", "text"] = "json_schema"
+    timeout_s: float = Field(10.0, gt=0, le=600)
+    reserve_s: float = Field(0.0, ge=0, le=600, description="Deadline kept back for this provider by earlier ones.")
+
+
 class ApiKeyEntry(BaseModel):
     """One configured API key: a name, the SHA-256 of the key (hex) and its scopes. The key itself is never stored."""
 
@@ -138,6 +151,27 @@ class Settings(BaseSettings):
     )
     degraded_answers: bool = Field(
         True, description="When every provider fails, answer from retrieval (degraded) instead of 503/504."
+    )
+    extra_providers: dict[str, ExtraProvider] = Field(
+        {},
+        description="More OpenAI-compatible providers by name, as JSON, to list in SHOPGUIDE_PROVIDERS: "
+        '{"vllm": {"base_url": "http://vllm:8000/v1", "model": "Qwen/Qwen2.5-7B-Instruct"}}; '
+        "each may also set api_key, response_format, timeout_s, reserve_s.",
+    )
+    breaker_failures: int = Field(
+        5, ge=1, le=1000, description="Consecutive failures that open a provider's circuit breaker."
+    )
+    breaker_cooldown_s: float = Field(
+        30.0, gt=0, le=3600, description="How long an open breaker skips its provider before one trial request."
+    )
+    breaker_max_cooldown_s: float = Field(
+        300.0, gt=0, le=86400, description="Longest cool-down; each failed trial doubles it up to this."
+    )
+    local_reserve_s: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="Seconds of the deadline kept back from earlier providers so the local model can still answer.",
     )
     providers: str | None = Field(
         None,
@@ -391,7 +425,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_chain(self) -> Settings:
-        known = {"openai", "local"}
+        clash = {"openai", "local"} & set(self.extra_providers)
+        if clash:
+            raise ValueError(f"SHOPGUIDE_EXTRA_PROVIDERS: names {sorted(clash)} are built in; choose others")
+        if self.breaker_max_cooldown_s < self.breaker_cooldown_s:
+            raise ValueError("SHOPGUIDE_BREAKER_MAX_COOLDOWN_S must not be below SHOPGUIDE_BREAKER_COOLDOWN_S")
+        known = {"openai", "local", *self.extra_providers}
         unknown = [name for name in self.provider_chain if name not in known]
         if unknown:
             raise ValueError(f"SHOPGUIDE_PROVIDERS: unknown provider(s) {', '.join(unknown)}; known: {sorted(known)}")

@@ -289,3 +289,14 @@ def test_a_price_in_yuan_picks_yuan_priced_products_in_a_mixed_catalog(make_app,
     upstream.default(reply_fn(pick_first_k))
     body = ask(make_app(), {"query": "500元以内的羽绒服", "k": 3}).json
     assert body["items"] and all(i["currency"] == "CNY" and i["price"] <= 500 for i in body["items"])
+
+
+def test_readyz_shows_each_providers_breaker(make_app, upstream):
+    app = make_app(openai_base_url=refused_base_url(), retries=0, breaker_failures=2)
+    for _ in range(2):
+        ask(app)
+    ready = app.test_client().get("/readyz").json
+    assert ready["providers"][0]["name"] == "openai"
+    assert ready["providers"][0]["breaker"]["state"] == "open"
+    metrics = app.extensions["shopguide"].metrics
+    assert metrics.registry.get_sample_value("shopguide_breaker_open", {"provider": "openai"}) == 1

@@ -81,6 +81,11 @@ BAD_VALUES = {
     "user_id_salt": "short",
     "model_prices": '{"gpt-4o": [1]}',
     "metrics_dir": A_FILE,
+    "extra_providers": '{"vllm": {"base_url": "not a url", "model": "m"}}',
+    "breaker_failures": "0",
+    "breaker_cooldown_s": "0",
+    "breaker_max_cooldown_s": "-5",
+    "local_reserve_s": "-1",
 }
 
 

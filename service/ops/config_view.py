@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from service.settings import REPO_ROOT, ApiKeyEntry, Settings, env_name
@@ -63,8 +63,10 @@ def _display(field: str, value: Any) -> Any:
         return ",".join(sorted(value)) or "none"
     if isinstance(value, tuple):
         return [_display(field, v) for v in value]
+    if isinstance(value, BaseModel):  # a nested settings group, e.g. one extra provider
+        return {k: _display(k if k != "base_url" else "openai_base_url", getattr(value, k)) for k in type(value).model_fields}
     if isinstance(value, dict):
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+        return {k: _display(field, v) if isinstance(v, BaseModel) else list(v) if isinstance(v, tuple) else v for k, v in value.items()}
     return value
 
 
