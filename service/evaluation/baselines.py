@@ -4,6 +4,11 @@ Settings are bm25s defaults (Lucene BM25, k1 = 1.5, b = 0.75), bm25s's English
 stopword list and PyStemmer's English (Porter 2) stemmer, one document per
 product: ``title + " " + description``. Only products that match at least one
 query term are returned (score > 0), best first, ties in catalog order.
+
+Scores come from ``BM25.get_scores`` and the top n is picked among the
+matching products only: ``BM25.retrieve`` runs ``np.argpartition`` over all
+scores, which is slow on arrays that are mostly zeros (15 ms a query at 54k
+products, 3 minutes for Home Depot, against about 1 ms here).
 """
 
 from __future__ import annotations
@@ -60,8 +65,10 @@ class PlainBm25:
         return [Candidate(product=self._products[i], score=float(scores[i])) for i in top]
 
     def _scores(self, query: str) -> np.ndarray | None:
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)[0]
-        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        tokenized = bm25s.tokenize(
+            [query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )
+        known = [t for t in tokenized[0] if t in self._bm25.vocab_dict]
         if not known:
             return None
         return self._bm25.get_scores(known)

@@ -27,11 +27,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser, retrieval_names: Sequenc
         "--dataset",
         required=True,
         metavar="NAME|PATH",
-        help="crowdflower, homedepot, or a queries JSONL file ({query, relevant: {id: grade}} per line; needs --catalog)",
+        help="crowdflower, homedepot, or a JSONL file of {query, relevant: {id: grade}} lines (needs --catalog)",
     )
     parser.add_argument("--catalog", type=Path, help="catalog file (JSONL or CSV) for a JSONL dataset")
     parser.add_argument(
-        "--datasets-dir", type=Path, help=f"where the public datasets lie (default: ${DATASETS_ENV}, else ../shared/datasets)"
+        "--datasets-dir",
+        type=Path,
+        help=f"where the public datasets lie (default: ${DATASETS_ENV}, else ../shared/datasets)",
     )
     parser.add_argument(
         "--retrieval",
@@ -39,11 +41,15 @@ def add_eval_arguments(parser: argparse.ArgumentParser, retrieval_names: Sequenc
         choices=list(retrieval_names) if retrieval_names else None,
         help="retrieval to evaluate; repeat for several (default: all known)",
     )
-    parser.add_argument("--view", action="append", choices=VIEWS, help="full catalog and/or judged pool (default: both)")
+    parser.add_argument(
+        "--view", action="append", choices=VIEWS, help="full catalog and/or judged pool (default: both)"
+    )
     parser.add_argument(
         "--split", choices=SPLITS, default="all", help="hash split of the queries: tune on 'tune', report on 'test'"
     )
-    parser.add_argument("--limit", type=_positive_int, metavar="N", help="a deterministic sample of N queries (quick runs)")
+    parser.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="a deterministic sample of N queries (quick runs)"
+    )
     parser.add_argument(
         "--ordered-ties",
         action="store_true",

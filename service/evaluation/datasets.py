@@ -64,7 +64,7 @@ import os
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from html.parser import HTMLParser
 from pathlib import Path
@@ -125,7 +125,6 @@ class EvalDataset:
     queries: list[EvalQuery]
     grading: Grading
     source: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @cached_property
     def catalog(self) -> Catalog:

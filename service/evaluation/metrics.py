@@ -5,8 +5,8 @@ exactly alike form one group. Every metric is the expected value over all
 orders of the products inside each tie group (McSherry & Najork, ECIR 2008),
 which is what ``sklearn.metrics.ndcg_score`` computes for nDCG. Plain BM25
 over short titles ties often (equal length, same matched terms), and an
-arbitrary tie order moved Home Depot nDCG@10 by about 0.004 in either
-direction, a fifth of the +5 % we want to detect. Use :func:`ordered` to
+arbitrary tie order moved Home Depot nDCG@10 by about 0.002 either way
+(0.004 between opposite orders, a fifth of the +5 % we want to detect). Use :func:`ordered` to
 trust a ranker's order instead (every product its own group).
 
 Unjudged products have gain 0 and are not relevant. A query whose judged

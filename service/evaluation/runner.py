@@ -42,7 +42,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from service.catalog.load import Catalog
 from service.evaluation.datasets import EvalDataset, EvalQuery
-from service.evaluation.metrics import Ranking, mean_defined, ndcg_at_k, ordered, recall_at_k, reciprocal_rank, tie_groups
+from service.evaluation.metrics import (
+    Ranking,
+    mean_defined,
+    ndcg_at_k,
+    ordered,
+    recall_at_k,
+    reciprocal_rank,
+    tie_groups,
+)
 from service.retrieve.base import Candidate
 from service.validate.recommend import Filters
 
@@ -264,12 +272,10 @@ def _score(
     gains = [dataset.gains(q) for q in queries]
     relevant = [dataset.relevant(q) for q in queries]
     metrics: dict[str, float | None] = {}
-    counted = counted_relevant = 0
     for k in ndcg_ks:
-        metrics[f"ndcg@{k}"], counted = mean_defined(ndcg_at_k(r, g, k) for r, g in zip(rankings, gains))
+        metrics[f"ndcg@{k}"], _ = mean_defined(ndcg_at_k(r, g, k) for r, g in zip(rankings, gains))
     for k in recall_ks:
-        metrics[f"recall@{k}"], counted_relevant = mean_defined(
-            recall_at_k(r, rel, k) for r, rel in zip(rankings, relevant)
-        )
-    metrics["mrr"], counted_relevant = mean_defined(reciprocal_rank(r, rel) for r, rel in zip(rankings, relevant))
-    return metrics, counted, counted_relevant
+        metrics[f"recall@{k}"], _ = mean_defined(recall_at_k(r, rel, k) for r, rel in zip(rankings, relevant))
+    # recall and MRR are defined for the same queries: those with a relevant product
+    metrics["mrr"], with_relevant = mean_defined(reciprocal_rank(r, rel) for r, rel in zip(rankings, relevant))
+    return metrics, len(queries), with_relevant
