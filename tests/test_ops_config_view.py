@@ -224,8 +224,8 @@ def test_markdown_table_has_every_variable() -> None:
 
 
 def test_docs_configuration_table_is_current() -> None:
-    """docs/configuration.md holds exactly what `shopguide config --markdown` prints."""
-    text = (REPO / "docs" / "configuration.md").read_text()
+    """The README's variable table is exactly what `shopguide config --markdown` prints."""
+    text = (REPO / "README.md").read_text()
     start, end = text.index(TABLE_BEGIN) + len(TABLE_BEGIN), text.index(TABLE_END)
     assert text[start:end].strip() == config_markdown().strip(), "regenerate: shopguide config --write-docs ."
 
@@ -238,12 +238,11 @@ def test_env_example_is_complete_and_current() -> None:
 
 
 def test_write_docs_regenerates_both_files(tmp_path: Path) -> None:
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "configuration.md").write_text(f"# intro\n{TABLE_BEGIN}\nstale\n{TABLE_END}\nafter\n")
+    (tmp_path / "README.md").write_text(f"# intro\n{TABLE_BEGIN}\nstale\n{TABLE_END}\nafter\n")
     done = subprocess.run([sys.executable, "-m", "service", "config", "--write-docs", str(tmp_path)],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 0, done.stderr
-    text = (tmp_path / "docs" / "configuration.md").read_text()
+    text = (tmp_path / "README.md").read_text()
     assert "stale" not in text and text.startswith("# intro\n") and text.endswith(f"{TABLE_END}\nafter\n")
     assert config_markdown() in text
     assert (tmp_path / ".env.example").read_text() == env_example()

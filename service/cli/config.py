@@ -15,12 +15,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("config", help="print the effective configuration (secrets masked)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="as a JSON object")
-    output.add_argument("--markdown", action="store_true", help="the table of every variable (docs/configuration.md)")
+    output.add_argument("--markdown", action="store_true", help="the table of every variable (README.md)")
     output.add_argument("--env-example", action="store_true", help="every variable at its default (.env.example)")
     output.add_argument(
         "--write-docs",
         metavar="REPO",
-        help="rewrite REPO/docs/configuration.md's table and REPO/.env.example from the settings model",
+        help="rewrite REPO/README.md's variable table and REPO/.env.example from the settings model",
     )
     parser.set_defaults(run=run)
 

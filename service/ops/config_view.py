@@ -195,8 +195,8 @@ def env_example() -> str:
 
 
 def write_generated_docs(repo_root: Path) -> list[Path]:
-    """Regenerate the table in ``docs/configuration.md`` (between its markers) and ``.env.example``."""
-    doc = repo_root / "docs" / "configuration.md"
+    """Regenerate the variable table in ``README.md`` (between its markers) and ``.env.example``."""
+    doc = repo_root / "README.md"
     text = doc.read_text()
     start, end = text.index(TABLE_BEGIN) + len(TABLE_BEGIN), text.index(TABLE_END)
     doc.write_text(text[:start] + "\n" + config_markdown() + text[end:])
