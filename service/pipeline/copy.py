@@ -47,6 +47,7 @@ SCHEMA_NAME = "copy_variants"
 _DESCRIPTION_CHARS = 4000
 _MAX_TOKENS_CAP = 16384
 _PREVIOUS_REPLY_CHARS = 8000
+_SCHEMA_CACHE_SIZE = 256  # variant counts x channels x lengths is small; max_chars adds at most this many
 
 
 def copy_language(options: CopyOptions, product: Product) -> str:
@@ -113,7 +114,8 @@ class CopyPipeline:
         self._metrics = metrics
         self._extra_terms = {k: tuple(v) for k, v in (extra_terms or {}).items()}
         self._rules: dict[str, ComplianceRules] = {}
-        self._rules_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._schema_cache: dict[tuple[int, ChannelLimits], tuple[dict[str, Any], dict[str, Any]]] = {}
         self.prompt_version = renderer.version(ENDPOINT)
 
     @property
@@ -185,7 +187,7 @@ class CopyPipeline:
     def rules(self, language: str) -> ComplianceRules:
         """The compliance rules for a copy language (built once per language)."""
         lang = primary_language(language)
-        with self._rules_lock:
+        with self._lock:
             rules = self._rules.get(lang)
             if rules is None:
                 rules = compliance_rules(lang, mode=self._settings.copy_compliance, extra_terms=self._extra_terms)
@@ -225,6 +227,22 @@ class CopyPipeline:
         needed = int(count * chars * per_char) + 64
         return min(_MAX_TOKENS_CAP, max(self._settings.max_tokens, needed))
 
+    def _schemas(self, count: int, limits: ChannelLimits) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(hosted schema, local grammar schema), built once per variant count and limits.
+
+        Hosted APIs get no maxLength (strict mode refuses it); local constrained decoding enforces it.
+        The dicts are shared: nothing downstream mutates them.
+        """
+        key = (count, limits)
+        found = self._schema_cache.get(key)
+        if found is None:
+            found = (copy_output_schema(count, limits, string_lengths=False), copy_output_schema(count, limits))
+            with self._lock:
+                if len(self._schema_cache) >= _SCHEMA_CACHE_SIZE:
+                    self._schema_cache.clear()
+                self._schema_cache[key] = found
+        return found
+
     def _chat(
         self,
         messages: tuple[dict[str, str], ...],
@@ -233,12 +251,12 @@ class CopyPipeline:
         language: str,
         deadline: float,
     ) -> ChatRequest:
+        schema, grammar = self._schemas(count, limits)
         return ChatRequest(
             messages=messages,
             schema_name=SCHEMA_NAME,
-            # Hosted APIs get no maxLength (strict mode refuses it); local constrained decoding enforces it.
-            schema=copy_output_schema(count, limits, string_lengths=False),
-            grammar_schema=copy_output_schema(count, limits),
+            schema=schema,
+            grammar_schema=grammar,
             deadline=deadline,
             temperature=self._settings.temperature,
             max_tokens=self._max_tokens(count, limits, language),
