@@ -119,7 +119,6 @@ class AdaptiveLimiter:
         self._limit = limit
         self._in_flight = 0
         self._paused_until = 0.0
-        self._last_decrease = -1e9
         self._successes = 0
         self._board = board
         self._default_pause_s = default_pause_s
@@ -175,15 +174,14 @@ class AdaptiveLimiter:
                 self._cond.notify()
 
     def rate_limited(self, retry_after: float | None) -> None:
-        """A 429: everyone pauses ``retry_after`` seconds; the bound halves (once per pause, not per refusal)."""
+        """A 429: everyone pauses ``retry_after`` seconds; the bound halves (once per burst, not per refusal)."""
         pause = self._default_pause_s if retry_after is None else max(0.0, retry_after)
         with self._cond:
             self.rate_limited_count += 1
             now = self._clock()
-            self._paused_until = max(self._paused_until, now + pause)
-            if now - self._last_decrease >= max(pause, 0.05):
+            if now >= self._paused_until:  # refusals during a pause are the same burst: one decrease
                 self._limit = max(self.minimum, self._limit // 2)
-                self._last_decrease = now
                 self._successes = 0
+            self._paused_until = max(self._paused_until, now + pause)
         if self._board is not None:
             self._board.pause(pause)
