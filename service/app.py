@@ -8,16 +8,22 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 
+from service.api.copy import ENDPOINTS as COPY_ENDPOINTS
+from service.api.copy import copy_blueprint
 from service.api.health import ENDPOINTS as HEALTH_ENDPOINTS
 from service.api.health import health_blueprint
 from service.api.http import REQUEST_ID_HEADER, register_error_handlers, request_id
 from service.api.openapi import build_openapi
 from service.api.recommend import ENDPOINTS as RECOMMEND_ENDPOINTS
 from service.api.recommend import recommend_blueprint
+from service.bulk.factory import copy_extra_terms
 from service.cache.singleflight import SingleFlight
 from service.cache.store import AnswerCache, MemoryCache, RedisCache, redis_client
 from service.catalog.load import Catalog, load_catalog
+from service.jobs.factory import build_copy_jobs
+from service.jobs.service import CopyJobs
 from service.ops.metrics import Metrics
+from service.pipeline.copy import CopyPipeline
 from service.pipeline.recommend import RecommendPipeline
 from service.prompt.render import PromptRenderer
 from service.provider.chain import ProviderChain
@@ -44,6 +50,8 @@ class Dependencies:
     chain: ProviderChain
     metrics: Metrics
     recommend: RecommendPipeline
+    copy: CopyPipeline
+    copy_jobs: CopyJobs
 
 
 def build_dependencies(
@@ -79,7 +87,20 @@ def build_dependencies(
         chain=chain,
         metrics=metrics,
     )
-    return Dependencies(settings, catalog, retriever, renderer, cache, flights, chain, metrics, recommend)
+    copy = CopyPipeline(
+        settings=settings,
+        catalog=catalog,
+        renderer=renderer,
+        cache=cache,
+        flights=flights,
+        chain=chain,
+        metrics=metrics,
+        extra_terms=copy_extra_terms(),
+    )
+    copy_jobs = build_copy_jobs(settings, copy)
+    return Dependencies(
+        settings, catalog, retriever, renderer, cache, flights, chain, metrics, recommend, copy, copy_jobs
+    )
 
 
 def readiness(deps: Dependencies) -> Readiness:
@@ -110,10 +131,11 @@ def create_app(settings: Settings | None = None, *, deps: Dependencies | None = 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["shopguide"] = deps
 
-    endpoints = HEALTH_ENDPOINTS + RECOMMEND_ENDPOINTS
+    endpoints = HEALTH_ENDPOINTS + RECOMMEND_ENDPOINTS + COPY_ENDPOINTS
     openapi_doc = build_openapi(endpoints, title="shopguide", version=VERSION)
     app.register_blueprint(health_blueprint(lambda: readiness(deps), lambda: openapi_doc))
     app.register_blueprint(recommend_blueprint(deps.recommend))
+    app.register_blueprint(copy_blueprint(deps.copy, deps.copy_jobs))
     register_error_handlers(app)
 
     @app.before_request

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from openapi_pydantic import Info, MediaType, OpenAPI, Operation, PathItem, RequestBody, Response
+from openapi_pydantic import Info, MediaType, OpenAPI, Operation, Parameter, PathItem, RequestBody, Response
 from openapi_pydantic.util import PydanticSchema, construct_open_api_with_schema_class
 from pydantic import BaseModel
 
@@ -38,6 +38,8 @@ class Endpoint:
     response_media: str = "application/json"
     description: str = ""
     extra_responses: dict[str, str] = field(default_factory=dict)
+    status: int = 200  # the success status, e.g. 202 for an accepted job
+    parameters: tuple[tuple[str, str, str], ...] = ()  # (name, "path" or "query", description)
 
 
 def _json(model: type[BaseModel]) -> dict[str, MediaType]:
@@ -48,10 +50,11 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
     paths: dict[str, PathItem] = {}
     for ep in endpoints:
         responses: dict[str, Response] = {}
+        ok = str(ep.status)
         if ep.response is not None:
-            responses["200"] = Response(description="OK", content=_json(ep.response))
+            responses[ok] = Response(description="OK", content=_json(ep.response))
         else:
-            responses["200"] = Response(description="OK", content={ep.response_media: MediaType()})
+            responses[ok] = Response(description="OK", content={ep.response_media: MediaType()})
         for status in ep.errors:
             responses[str(status)] = Response(description=_ERROR_TEXT.get(status, "Error"), content=_json(ErrorResponse))
         for status, text in ep.extra_responses.items():
@@ -62,6 +65,11 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
             tags=[ep.tag],
             operationId=f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
             requestBody=RequestBody(required=True, content=_json(ep.request)) if ep.request else None,
+            parameters=[
+                Parameter(name=name, param_in=where, required=where == "path", description=text, param_schema={"type": "string"})
+                for name, where, text in ep.parameters
+            ]
+            or None,
             responses=responses,
         )
         item = paths.setdefault(ep.path, PathItem())

@@ -85,6 +85,14 @@ class ThrottledProvider:
             return completion
 
 
+def throttle(
+    chain: ProviderChain, limiter: AdaptiveLimiter, *, stop: threading.Event | None = None
+) -> ProviderChain:
+    """``chain``'s own providers (with their own retries) behind ``limiter``: rate limits that outlast
+    those retries pause every caller instead of failing. For in-process jobs sharing the API's providers."""
+    return ProviderChain([ThrottledProvider(p, limiter, retries=0, stop=stop) for p in chain.providers])
+
+
 def throttled_chain(
     settings: Settings,
     metrics: Metrics,

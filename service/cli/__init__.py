@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from service.cli import catalog, copy, recommend, serve
+from service.cli import catalog, copy, recommend, serve, worker
 from service.errors import CatalogError, ClientError, ConfigError
 
-COMMANDS = (serve, recommend, catalog, copy)
+COMMANDS = (serve, recommend, catalog, copy, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

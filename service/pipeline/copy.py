@@ -122,6 +122,23 @@ class CopyPipeline:
     def catalog(self) -> Catalog:
         return self._catalog
 
+    @property
+    def chain(self) -> ProviderChain:
+        return self._chain
+
+    def with_chain(self, chain: ProviderChain) -> CopyPipeline:
+        """This pipeline (same prompts, cache, catalog, settings) calling ``chain`` instead."""
+        return CopyPipeline(
+            settings=self._settings,
+            catalog=self._catalog,
+            renderer=self._renderer,
+            cache=self._cache,
+            flights=self._flights,
+            chain=chain,
+            metrics=self._metrics,
+            extra_terms=self._extra_terms,
+        )
+
     # -- entry points ------------------------------------------------------------------------
     def product_for(self, request: CopyRequest) -> Product:
         """The catalog product named by ``product_id``, or the inline product.

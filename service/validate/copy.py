@@ -121,14 +121,21 @@ class CopyJobRequest(CopyOptions):
         description='Catalog product ids (at most 100000), or "all" for the whole catalog.'
     )
 
-    @field_validator("product_ids")
+    @field_validator("product_ids", mode="before")
     @classmethod
     def _ids(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            if not value:
-                raise ValueError("give at least one product id, or \"all\"")
-            if len(value) > 100_000:
-                raise ValueError("at most 100000 product ids per job")
+        # Checked here so errors read "product_ids[3]: ..." rather than naming the union's members.
+        if value == "all":
+            return value
+        if not isinstance(value, list):
+            raise ValueError('give a list of product ids, or "all"')
+        if not value:
+            raise ValueError('give at least one product id, or "all"')
+        if len(value) > 100_000:
+            raise ValueError("at most 100000 product ids per job")
+        for i, pid in enumerate(value):
+            if not isinstance(pid, str) or not 1 <= len(pid) <= 256:
+                raise ValueError(f"product_ids[{i}] must be a product id (a string of 1 to 256 characters)")
         return value
 
     def options(self) -> CopyOptions:
