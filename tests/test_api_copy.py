@@ -11,7 +11,7 @@ from service.settings import load_settings
 from tests.support.copywriter import write_copy
 from tests.support.openai_upstream import reply_fn
 from tests.support.retrieval_stub import ensure_retriever_factory
-from tests.test_pipeline_copy import JACKET_ZH, POWER_BANK
+from tests.support.copy_products import JACKET_ZH, POWER_BANK
 
 ensure_retriever_factory()
 

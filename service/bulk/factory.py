@@ -36,7 +36,7 @@ def bulk_pipeline(
     *,
     environ: Mapping[str, str] | None = None,
 ) -> CopyPipeline:
-    """A copy pipeline sharing the API's cache (Redis when ``REDIS_URL`` is set) but with the given chain."""
+    """A copy pipeline sharing the API's answer cache (Redis when ``REDIS_URL`` is set), with the given chain."""
     client = redis_client(settings.redis_url) if settings.redis_url else None
     cache: AnswerCache = (
         RedisCache(client, events=metrics) if client else MemoryCache(settings.cache_max_entries, events=metrics)
@@ -46,7 +46,9 @@ def bulk_pipeline(
         catalog=catalog,
         renderer=PromptRenderer(settings.prompts_dir),
         cache=cache,
-        flights=SingleFlight(client, lock_ttl_s=settings.deadline_s),
+        # In-process coalescing only: bulk products are distinct, and a worker killed mid-call must not leave
+        # a cross-process lock that makes the worker redoing its chunk wait out the (long) bulk deadline.
+        flights=SingleFlight(None),
         chain=chain,
         metrics=metrics,
         extra_terms=copy_extra_terms(environ),

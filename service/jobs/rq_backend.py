@@ -76,7 +76,7 @@ def queue_name(prefix: str) -> str:
 
 
 def rq_job_id(job_id: str, chunk: int, generation: int) -> str:
-    return f"{job_id}.{chunk}.{generation}"
+    return f"{job_id}-{chunk}-{generation}"
 
 
 def worker_identity() -> str:
@@ -220,6 +220,11 @@ class RQDispatcher:
         try:
             job = Job.fetch(rq_id, connection=self._connection)
         except NoSuchJobError:
+            return False
+        except redis.RedisError:
+            raise
+        except Exception as exc:  # an unreadable RQ job (e.g. half written by a dying worker) is a lost one
+            log.warning("copy chunk %s unreadable (%s); treating it as lost", rq_id, exc)
             return False
         status = job.get_status(refresh=False)
         if status in _WAITING:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -13,6 +14,8 @@ from service.errors import NotFound
 from service.jobs.store import Backend, JobSpec, JobStore
 from service.respond.copy import CopyJobStatus, JobState
 from service.validate.copy import CopyJobRequest
+
+log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 1.0  # a status poll sweeps its job at most this often (per process)
 
@@ -79,7 +82,10 @@ class CopyJobs:
         spec = self._spec(job_id)
         progress = self._store.progress(job_id)
         if progress.done < spec.total and self._due(job_id):
-            self._dispatcher.sweep(job_id)
+            try:
+                self._dispatcher.sweep(job_id)
+            except Exception:  # a status read must not fail because a sweep did; workers sweep too
+                log.exception("sweeping copy job %s failed", job_id)
         state: JobState = "completed" if progress.done >= spec.total else "running" if progress.started else "queued"
         return CopyJobStatus(
             job_id=job_id,
