@@ -10,7 +10,6 @@ import pytest
 from service.cache.singleflight import SingleFlight
 from service.cache.store import MemoryCache, RedisCache, redis_client
 from service.catalog.load import Catalog, load_catalog
-from service.catalog.product import Product
 from service.copywriting.compliance import extra_terms_from_env
 from service.errors import NotFound, ServiceUnavailable
 from service.ops.metrics import Metrics
