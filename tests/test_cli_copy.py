@@ -68,13 +68,14 @@ def test_200_products_through_a_429_storm(upstream, tmp_path, processes):
     assert time.monotonic() - t0 < 60
 
 
-def test_interrupt_then_resume_loses_nothing_and_duplicates_nothing(upstream, tmp_path):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_interrupt_then_resume_loses_nothing_and_duplicates_nothing(upstream, tmp_path, processes):
     catalog = write_catalog(tmp_path / "catalog.jsonl", 200)
     out = tmp_path / "copy.jsonl"
     upstream.default(reply_fn(write_copy))
     upstream.set_latency(0.15)
     proc = subprocess.Popen(
-        copy_cmd("--catalog", str(catalog), "--out", str(out), "--concurrency", "8"),
+        copy_cmd("--catalog", str(catalog), "--out", str(out), "--concurrency", "8", "--processes", processes),
         env=cli_env(upstream), cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 60
@@ -164,3 +165,46 @@ def test_bad_arguments_exit_2(upstream, tmp_path):
     )
     assert variants.returncode == 2 and "variants" in variants.stderr
     assert upstream.calls == 0
+
+
+def _children_of(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_sigkill_mid_run_leaves_a_resumable_file_and_no_orphans(upstream, tmp_path):
+    catalog = write_catalog(tmp_path / "catalog.jsonl", 120)
+    out = tmp_path / "copy.jsonl"
+    upstream.default(reply_fn(write_copy))
+    upstream.set_latency(0.1)
+    proc = subprocess.Popen(
+        copy_cmd("--catalog", str(catalog), "--out", str(out), "--concurrency", "8", "--processes", "2"),
+        env=cli_env(upstream), cwd=REPO_ROOT, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 20):
+        time.sleep(0.02)
+    children = _children_of(proc.pid)
+    assert len(children) == 2
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists() for c in children):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{c}").exists() for c in children)
+
+    upstream.set_latency(0.0)
+    again = subprocess.run(
+        copy_cmd("--catalog", str(catalog), "--out", str(out)),
+        env=cli_env(upstream), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    records = read_records(out)
+    assert len(records) == 120 and len({r["product_id"] for r in records}) == 120

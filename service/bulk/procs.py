@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import signal
 import threading
@@ -51,9 +52,16 @@ def _child(
     limiter = AdaptiveLimiter(concurrency, board=ProcessPauseBoard(paused_until, pauses))
     pipeline = bulk_pipeline(settings, catalog, throttled_chain(settings, metrics, limiter, stop=stop), metrics)
 
+    parent = os.getppid()
+
     def work() -> None:
         while True:
-            product_id = tasks.get()
+            try:
+                product_id = tasks.get(timeout=_POLL_S)
+            except queue.Empty:
+                if os.getppid() != parent:  # the parent was killed: do not linger as an orphan
+                    return
+                continue
             if product_id is None:
                 return
             if stop.is_set():
@@ -66,7 +74,8 @@ def _child(
         thread.start()
     for thread in pool:
         thread.join()
-    results.put(None)
+    if os.getppid() == parent:
+        results.put(None)
 
 
 class ProcessRunner:
