@@ -28,7 +28,7 @@ def client(upstream):
     app = create_app(settings, deps=deps)
     app.testing = True
     yield app.test_client()
-    deps.copy_jobs._dispatcher.close()  # noqa: SLF001 - stop the in-process job threads
+    deps.copy_jobs.close()
 
 
 def test_copy_for_a_catalog_product(client, upstream):

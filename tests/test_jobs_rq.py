@@ -80,7 +80,7 @@ def diagnose(store: RedisJobStore, job_id: str) -> dict:
     for chunk, generation in store.client.hgetall(store.key(job_id, "chunks")).items():
         chunk, generation = int(chunk), int(generation)
         try:
-            job = Job.fetch(rq_job_id(job_id, chunk, generation), connection=store.client)
+            job = Job.fetch(rq_job_id(store.prefix, job_id, chunk, generation), connection=store.client)
             rq = (job.get_status(), str(job.started_at), (job.exc_info or "")[-300:])
         except Exception as exc:  # noqa: BLE001 - a diagnostic
             rq = repr(exc)
@@ -180,12 +180,12 @@ def test_sweeper_gives_up_after_max_generations(prefix):
     dispatcher.submit(spec)
     assert dispatcher.sweep(spec.job_id) == 0  # both chunks are queued: nothing to do
     for chunk in range(spec.chunks):  # no worker: pretend the queued runs were lost
-        dispatcher.queue.remove(rq_job_id(spec.job_id, chunk, 0))
-        connection.delete(f"rq:job:{rq_job_id(spec.job_id, chunk, 0)}")
+        dispatcher.queue.remove(rq_job_id(prefix, spec.job_id, chunk, 0))
+        connection.delete(f"rq:job:{rq_job_id(prefix, spec.job_id, chunk, 0)}")
     assert dispatcher.sweep(spec.job_id) == 2
     assert {int(v) for v in connection.hgetall(store.key(spec.job_id, "chunks")).values()} == {1}
     for chunk in range(spec.chunks):
-        connection.delete(f"rq:job:{rq_job_id(spec.job_id, chunk, 1)}")
+        connection.delete(f"rq:job:{rq_job_id(prefix, spec.job_id, chunk, 1)}")
     assert dispatcher.sweep(spec.job_id) == 0
     progress = store.progress(spec.job_id)
     assert progress.done == 3 and progress.failed == 3

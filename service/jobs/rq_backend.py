@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -75,8 +76,9 @@ def queue_name(prefix: str) -> str:
     return f"{prefix}-copy"
 
 
-def rq_job_id(job_id: str, chunk: int, generation: int) -> str:
-    return f"{job_id}-{chunk}-{generation}"
+def rq_job_id(prefix: str, job_id: str, chunk: int, generation: int) -> str:
+    """``<prefix>-<job>-<chunk>-<generation>``: RQ allows letters, digits, ``_`` and ``-`` only."""
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', prefix)}-{job_id}-{chunk}-{generation}"
 
 
 def worker_identity() -> str:
@@ -170,7 +172,7 @@ class RQDispatcher:
             job_id,
             chunk,
             generation,
-            job_id=rq_job_id(job_id, chunk, generation),
+            job_id=rq_job_id(self._store.prefix, job_id, chunk, generation),
             job_timeout=self._chunk_timeout_s,
             result_ttl=3600,
             failure_ttl=86400,
@@ -202,7 +204,7 @@ class RQDispatcher:
             if not missing or self._leases.alive(job_id, chunk):
                 continue
             generation = int(generations.get(str(chunk).encode(), 0))
-            if self._waiting(rq_job_id(job_id, chunk, generation)):
+            if self._waiting(rq_job_id(self._store.prefix, job_id, chunk, generation)):
                 continue
             if generation + 1 >= self._max_generations:
                 for pid in missing:

@@ -71,7 +71,13 @@ class CopyJobs:
     def _spec(self, job_id: str) -> JobSpec:
         spec = self._store.spec(job_id) if job_id.isalnum() else None
         if spec is None:
-            raise NotFound(f"no copy job {job_id!r}", field="job_id")
+            hint = (
+                " (without REDIS_URL a job lives in the server process that created it: set REDIS_URL, or serve "
+                "with SHOPGUIDE_WORKERS=1)"
+                if self._dispatcher.backend == "thread"
+                else ""
+            )
+            raise NotFound(f"no copy job {job_id!r}{hint}", field="job_id")
         return spec
 
     def status(self, job_id: str) -> CopyJobStatus:
@@ -107,6 +113,12 @@ class CopyJobs:
                 self._swept.clear()
             self._swept[job_id] = now
             return True
+
+    def close(self) -> None:
+        """Stop running in-process chunks (tests, shutdown); queued RQ chunks are untouched."""
+        close = getattr(self._dispatcher, "close", None)
+        if close is not None:
+            close()
 
     def results(self, job_id: str) -> tuple[JobSpec, Iterator[bytes]]:
         """The job and its results so far (JSON lines of CopyRecord), in product order.
