@@ -299,3 +299,13 @@ def test_demo_catalog_products_in_both_languages(upstream, make_pipeline):
     for product_id, language in (("SG-OUT-0001", "zh"), ("SG-PHN-0001", "en")):
         out = pipeline.run(CopyRequest(product_id=product_id, variants=2), "rid")
         assert out.language == language and len(out.variants) == 2 and out.checks.ok
+
+
+def test_a_worse_replacement_is_not_taken(upstream, make_pipeline):
+    flagged = variant(body="Huge 10000mAh capacity.")
+    worse = variant(body="Cheap, slim power bank.")
+    upstream.script(reply(answer(flagged)), reply(answer(worse)))
+    out = make_pipeline().run(CopyRequest(product_id="PB-1", variants=1, banned_words=["cheap"]), "rid")
+    assert upstream.calls == 2
+    assert out.variants[0].body == "Huge 10000mAh capacity." and not out.variants[0].regenerated
+    assert out.checks.unsupported_claims == ["10000mAh"]

@@ -6,7 +6,9 @@ The policy, in order:
    A variant with *any* problem — a banned word, a compliance hit, an
    unsupported claim, a field over the channel's limit — is **regenerated once**:
    one more call asks for replacements of the failing variants only, naming each
-   one's problems (the words, the claims, the fields and their limits).
+   one's problems (the words, the claims, the fields and their limits). A
+   replacement that comes out worse than the variant it replaces (more fatal
+   problems, or as many and more problems) is not taken.
 2. After that one regeneration, the final verdict per variant:
 
    ====================  ===================  ===============

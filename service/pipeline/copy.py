@@ -442,6 +442,9 @@ class CopyPipeline:
         for index, variant in zip(targets, replacements, strict=False):
             checks = self._check(variant, facts, options, limits, rules)
             if index < len(written.variants):
+                # A replacement that came out worse (e.g. a banned word instead of a flagged claim) is not taken.
+                if _badness(checks, options.strict) > _badness(written.checks[index], options.strict):
+                    continue
                 written.variants[index] = variant
                 written.checks[index] = checks
                 written.regenerated[index] = True
@@ -542,6 +545,14 @@ class CopyPipeline:
                 "timings_ms": {"llm": round(llm_ms, 3), "total": round(total_ms, 3)},
             }
         )
+
+
+def _badness(checks: CopyChecks, strict: bool) -> tuple[int, int]:
+    """Orders variants by how bad their problems are: fatal ones first, then all of them."""
+    problems = (
+        len(checks.banned_hits) + len(checks.compliance_hits) + len(checks.length_problems) + len(checks.unsupported_claims)
+    )
+    return len(fatal_reasons(checks, strict=strict)), problems
 
 
 def _follow_up(chat: ChatRequest, previous: str, message: str) -> ChatRequest:
