@@ -26,7 +26,7 @@ from typing import IO
 
 from pydantic import ValidationError
 
-from service.bulk.records import CSV_COLUMNS, csv_rows
+from service.bulk.records import CSV_COLUMNS, Finished, csv_rows
 from service.respond.copy import CopyRecord
 
 
@@ -61,9 +61,9 @@ def _read(path: Path) -> tuple[list[CopyRecord], int]:
 class Journal:
     """Append-only JSONL of :class:`CopyRecord`; one line per product."""
 
-    def __init__(self, path: Path, records: dict[str, CopyRecord], handle: IO[bytes]) -> None:
+    def __init__(self, path: Path, statuses: dict[str, str], handle: IO[bytes]) -> None:
         self.path = path
-        self._records = records
+        self._statuses = statuses  # product id -> status of its record
         self._fh = handle
 
     @classmethod
@@ -74,6 +74,7 @@ class Journal:
         """
         path = Path(path)
         records: dict[str, CopyRecord] = {}
+        statuses: dict[str, str] = {}
         if path.exists() and path.stat().st_size:
             found, good = _read(path)
             drop = False
@@ -85,6 +86,7 @@ class Journal:
                     drop = True
                     continue
                 records[record.product_id] = record
+            statuses = {pid: record.status for pid, record in records.items()}
             if drop:
                 _rewrite(path, records.values())
             else:
@@ -95,25 +97,21 @@ class Journal:
                         if fh.read(1) != b"\n":
                             fh.write(b"\n")
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(path, records, path.open("ab"))
+        return cls(path, statuses, path.open("ab"))
 
     def __contains__(self, product_id: object) -> bool:
-        return product_id in self._records
+        return product_id in self._statuses
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._statuses)
 
-    @property
-    def records(self) -> dict[str, CopyRecord]:
-        return dict(self._records)
-
-    def append(self, record: CopyRecord) -> bool:
+    def append(self, record: Finished) -> bool:
         """Write one product's record (flushed); False (nothing written) when the product already has one."""
-        if record.product_id in self._records:
+        if record.product_id in self._statuses:
             return False
-        self._fh.write(record.model_dump_json().encode() + b"\n")
+        self._fh.write(record.line + b"\n")
         self._fh.flush()
-        self._records[record.product_id] = record
+        self._statuses[record.product_id] = record.status
         return True
 
     def close(self) -> None:

@@ -22,11 +22,10 @@ from typing import Any
 
 from service.bulk.factory import bulk_pipeline
 from service.bulk.limiter import AdaptiveLimiter, ProcessPauseBoard
-from service.bulk.records import write_record
+from service.bulk.records import Finished, finished, write_record
 from service.bulk.throttle import throttled_chain
 from service.catalog.load import Catalog
 from service.ops.metrics import Metrics
-from service.respond.copy import CopyRecord
 from service.settings import Settings
 from service.validate.copy import CopyOptions
 
@@ -66,8 +65,7 @@ def _child(
                 return
             if stop.is_set():
                 continue  # drain what is queued without starting it
-            record = write_record(pipeline, catalog.by_id[product_id], options)
-            results.put(record.model_dump_json())
+            results.put(tuple(finished(write_record(pipeline, catalog.by_id[product_id], options))))
 
     pool = [threading.Thread(target=work, name=f"bulk-{i}") for i in range(threads)]
     for thread in pool:
@@ -131,7 +129,7 @@ class ProcessRunner:
         for _ in range(self._processes * self._threads):
             self._tasks.put(None)
 
-    def records(self, product_ids: Sequence[str]) -> Iterator[CopyRecord]:
+    def records(self, product_ids: Sequence[str]) -> Iterator[Finished]:
         """Every finished product's record, in completion order; ends when every child is done."""
         feeder = threading.Thread(target=self._feed, args=(product_ids,), name="bulk-feeder", daemon=True)
         feeder.start()
@@ -153,7 +151,7 @@ class ProcessRunner:
                 if item is None:
                     finished += 1
                     continue
-                yield CopyRecord.model_validate_json(item)
+                yield Finished(*item)
         finally:
             self._child_stop.set()
             for child in self._children:

@@ -7,6 +7,7 @@ import io
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from service.catalog.product import Product
 from service.errors import ShopguideError
@@ -31,6 +32,24 @@ CSV_COLUMNS = (
     "model",
 )
 BULLET_SEPARATOR = " | "
+
+
+class Finished(NamedTuple):
+    """A product's record, serialized once where it was written (cheap to pass between processes)."""
+
+    product_id: str
+    status: str
+    tokens: int
+    line: bytes  # the CopyRecord as one line of JSON, without the newline
+
+
+def finished(record: CopyRecord) -> Finished:
+    return Finished(
+        record.product_id,
+        record.status,
+        record.usage.tokens_in + record.usage.tokens_out,
+        record.model_dump_json().encode(),
+    )
 
 
 def write_record(pipeline: CopyPipeline, product: Product, options: CopyOptions) -> CopyRecord:

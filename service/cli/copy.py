@@ -26,7 +26,7 @@ from tqdm import tqdm
 from service.bulk.factory import bulk_pipeline
 from service.bulk.journal import Journal, JournalError, render_csv
 from service.bulk.limiter import AdaptiveLimiter
-from service.bulk.records import write_record
+from service.bulk.records import Finished, finished, write_record
 from service.bulk.procs import ProcessRunner
 from service.bulk.runner import run_bounded
 from service.bulk.throttle import throttled_chain
@@ -35,13 +35,14 @@ from service.catalog.product import Product
 from service.copywriting.channels import CHANNELS, LENGTHS
 from service.errors import ConfigError, InvalidRequest
 from service.ops.metrics import Metrics
-from service.respond.copy import CopyRecord
 from service.settings import Settings, load_settings
 from service.validate.base import parse_body
 from service.validate.copy import TONE_PRESETS, CopyOptions
 
 DEFAULT_DEADLINE_S = 300.0
-PER_PROCESS = 16  # about what one process's GIL sustains at upstream latencies of a few hundred ms
+# Upstream calls in flight per process: the openai SDK holds the GIL for a few ms per call, so past about
+# a dozen concurrent calls one process's threads start to queue for it (measured: bench/copy_bulk.py).
+PER_PROCESS = 12
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--processes",
         type=int,
-        help=f"worker processes (default: one per {PER_PROCESS} of concurrency, at most one per CPU core)",
+        help=f"worker processes (default: one per {PER_PROCESS} of concurrency, at most two per CPU core)",
     )
     parser.add_argument(
         "--deadline", type=float, default=DEFAULT_DEADLINE_S, help="seconds one product may take, waits on 429 included"
@@ -143,7 +144,7 @@ def _records(
     concurrency: int,
     processes: int,
     stop: threading.Event,
-) -> tuple[Iterator[CopyRecord], Callable[[], float], Callable[[], int]]:
+) -> tuple[Iterator[Finished], Callable[[], float], Callable[[], int]]:
     """The records as they finish, and how to read the current pause and the count of 429s."""
     if processes > 1:
         runner = ProcessRunner(settings, catalog, options, processes=processes, concurrency=concurrency, stop=stop)
@@ -153,8 +154,8 @@ def _records(
     limiter = AdaptiveLimiter(concurrency)
     pipeline = bulk_pipeline(settings, catalog, throttled_chain(settings, metrics, limiter, stop=stop), metrics)
 
-    def one(product: Product) -> CopyRecord:
-        return write_record(pipeline, product, options)
+    def one(product: Product) -> Finished:
+        return finished(write_record(pipeline, product, options))
 
     # A few threads more than upstream calls in flight (the limiter's bound) prepare the next products.
     threads = concurrency + max(1, concurrency // 4)
@@ -188,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     skipped = len(products) - len(todo)
 
     stop = threading.Event()
-    processes = args.processes or min(os.cpu_count() or 1, max(1, args.concurrency // PER_PROCESS))
+    processes = args.processes or min(2 * (os.cpu_count() or 1), -(-args.concurrency // PER_PROCESS))
     processes = max(1, min(processes, args.concurrency, len(todo) or 1))
     records, paused_for, rate_limited = _records(settings, catalog, options, todo, args.concurrency, processes, stop)
     ok = failed = tokens = 0
@@ -203,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
                 journal.append(record)
                 ok += record.status == "ok"
                 failed += record.status == "failed"
-                tokens += record.usage.tokens_in + record.usage.tokens_out
+                tokens += record.tokens
                 bar.update(1)
                 postfix: dict[str, Any] = {"failed": failed, "tokens": tokens}
                 if rate_limited():
