@@ -185,8 +185,11 @@ def test_sweeper_gives_up_after_max_generations(prefix):
     assert dispatcher.sweep(spec.job_id) == 2
     assert {int(v) for v in connection.hgetall(store.key(spec.job_id, "chunks")).values()} == {1}
     for chunk in range(spec.chunks):
+        dispatcher.queue.remove(rq_job_id(prefix, spec.job_id, chunk, 1))
         connection.delete(f"rq:job:{rq_job_id(prefix, spec.job_id, chunk, 1)}")
     assert dispatcher.sweep(spec.job_id) == 0
     progress = store.progress(spec.job_id)
     assert progress.done == 3 and progress.failed == 3
     assert "gave up" in json.loads(connection.hget(store.key(spec.job_id, "results"), "a"))["error"]
+    assert store.done_chunks(spec.job_id) == {0, 1}
+    assert dispatcher.sweep() == 0 and spec.job_id not in store.active_jobs()

@@ -23,6 +23,7 @@ from service.provider.chain import ProviderChain
 from service.provider.registry import build_chain
 from service.settings import Settings
 
+BULK_DEADLINE_S = 300.0  # default time one product of a bulk run may take, waits on 429 included
 _BACKOFF_S = 0.2
 _MAX_BACKOFF_S = 8.0
 

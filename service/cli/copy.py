@@ -29,7 +29,7 @@ from service.bulk.limiter import AdaptiveLimiter
 from service.bulk.records import Finished, finished, write_record
 from service.bulk.procs import ProcessRunner
 from service.bulk.runner import run_bounded
-from service.bulk.throttle import throttled_chain
+from service.bulk.throttle import BULK_DEADLINE_S, throttled_chain
 from service.catalog.load import Catalog, load_catalog
 from service.catalog.product import Product
 from service.copywriting.channels import CHANNELS, LENGTHS
@@ -39,7 +39,6 @@ from service.settings import Settings, load_settings
 from service.validate.base import parse_body
 from service.validate.copy import TONE_PRESETS, CopyOptions
 
-DEFAULT_DEADLINE_S = 300.0
 # Upstream calls in flight per process: the openai SDK holds the GIL for a few ms per call, so past about
 # a dozen concurrent calls one process's threads start to queue for it (measured: bench/copy_bulk.py).
 PER_PROCESS = 12
@@ -74,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"worker processes (default: one per {PER_PROCESS} of concurrency, at most two per CPU core)",
     )
     parser.add_argument(
-        "--deadline", type=float, default=DEFAULT_DEADLINE_S, help="seconds one product may take, waits on 429 included"
+        "--deadline", type=float, default=BULK_DEADLINE_S, help="seconds one product may take, waits on 429 included"
     )
     parser.add_argument("--no-retry-failed", action="store_true", help="keep failed records instead of retrying them")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -19,9 +19,8 @@ from rq.worker import SimpleWorker
 
 from service.bulk.factory import bulk_pipeline
 from service.bulk.limiter import AdaptiveLimiter, RedisPauseBoard
-from service.bulk.throttle import throttled_chain
+from service.bulk.throttle import BULK_DEADLINE_S, throttled_chain
 from service.catalog.load import load_catalog
-from service.cli.copy import DEFAULT_DEADLINE_S
 from service.errors import ConfigError
 from service.jobs.rq_backend import DEFAULT_LEASE_S, Leases, RQDispatcher, Sweeper, bound_job_class, queue_name
 from service.jobs.store import RedisJobStore
@@ -37,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", help="worker name (default: host, pid and a random suffix)")
     parser.add_argument("--lease", type=float, default=DEFAULT_LEASE_S, help="seconds a dead worker's chunk stays claimed")
     parser.add_argument("--sweep-interval", type=float, default=5.0, help="seconds between sweeps for dead chunks")
-    parser.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE_S, help="seconds one product may take")
+    parser.add_argument("--deadline", type=float, default=BULK_DEADLINE_S, help="seconds one product may take")
     parser.set_defaults(run=run)
 
 

@@ -191,25 +191,39 @@ class RQDispatcher:
 
     def _sweep_job(self, job_id: str) -> int:
         spec = self._store.spec(job_id)
-        if spec is None:
+        if spec is None or self._store.progress(job_id).done >= spec.total:
             self._store.deactivate(job_id)
             return 0
-        if self._store.progress(job_id).done >= spec.total:
-            self._store.deactivate(job_id)
-            return 0
-        generations = self._store.client.hgetall(self._store.key(job_id, "chunks"))
+        # Cheap filters first, so sweeping a 100k-product job costs a few round trips, not one per product:
+        # chunks known to be done, chunks whose RQ job waits in the queue, chunks with a live lease.
+        client = self._store.client
+        generations = {int(k): int(v) for k, v in client.hgetall(self._store.key(job_id, "chunks")).items()}
+        done = self._store.done_chunks(job_id)
+        queued = set(self.queue.get_job_ids())
+        candidates = [
+            c for c in range(spec.chunks)
+            if c not in done and rq_job_id(self._store.prefix, job_id, c, generations.get(c, 0)) not in queued
+        ]
+        pipe = client.pipeline(transaction=False)
+        for chunk in candidates:
+            pipe.exists(self._leases.key(job_id, chunk))
+        leased = pipe.execute() if candidates else []
         requeued = 0
-        for chunk in range(spec.chunks):
-            missing = self._store.missing(job_id, self._store.chunk_ids(spec, chunk))
-            if not missing or self._leases.alive(job_id, chunk):
+        for chunk, alive in zip(candidates, leased, strict=True):
+            if alive:
                 continue
-            generation = int(generations.get(str(chunk).encode(), 0))
+            missing = self._store.missing(job_id, self._store.chunk_ids(spec, chunk))
+            if not missing:
+                self._store.mark_chunk_done(job_id, chunk)
+                continue
+            generation = generations.get(chunk, 0)
             if self._waiting(rq_job_id(self._store.prefix, job_id, chunk, generation)):
                 continue
             if generation + 1 >= self._max_generations:
                 for pid in missing:
                     record = CopyRecord.failure(pid, f"gave up after {generation + 1} runs of its chunk")
                     self._store.record(job_id, pid, record.model_dump_json().encode(), failed=True)
+                self._store.mark_chunk_done(job_id, chunk)
                 continue
             if self._bump(keys=[self._store.key(job_id, "chunks")], args=[chunk, generation, generation + 1]):
                 log.warning("copy job %s chunk %d: no live worker; enqueued again (run %d)", job_id, chunk, generation + 2)

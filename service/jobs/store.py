@@ -13,6 +13,7 @@ Redis keys (``<prefix>`` is ``SHOPGUIDE_CACHE_PREFIX``), all expiring after
     <prefix>:copyjob:<id>:results    hash   product id -> CopyRecord JSON
     <prefix>:copyjob:<id>:failed     hash   product id -> 1 (failed results)
     <prefix>:copyjob:<id>:chunks     hash   chunk -> generation (bumped on each re-enqueue)
+    <prefix>:copyjob:<id>:done_chunks set   chunks whose products all have a result
     <prefix>:copyjob:<id>:lease:<i>  string the worker holding chunk i (short TTL, refreshed)
     <prefix>:copyjobs:active         set    jobs not yet complete (what sweepers look at)
 """
@@ -86,6 +87,10 @@ class JobStore(Protocol):
 
     def mark_started(self, job_id: str) -> None: ...
 
+    def mark_chunk_done(self, job_id: str, chunk: int) -> None:
+        """Every product of the chunk has a result (sweepers skip it from now on)."""
+        ...
+
     def progress(self, job_id: str) -> Progress: ...
 
     def results(self, spec: JobSpec) -> Iterator[bytes]:
@@ -155,6 +160,15 @@ return stored
 
     def mark_started(self, job_id: str) -> None:
         self.client.hsetnx(self.key(job_id), "started_at", repr(time.time()))
+
+    def mark_chunk_done(self, job_id: str, chunk: int) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.sadd(self.key(job_id, "done_chunks"), chunk)
+        pipe.expire(self.key(job_id, "done_chunks"), JOB_TTL_S)
+        pipe.execute()
+
+    def done_chunks(self, job_id: str) -> set[int]:
+        return {int(v) for v in self.client.smembers(self.key(job_id, "done_chunks"))}  # type: ignore[union-attr]
 
     def progress(self, job_id: str) -> Progress:
         pipe = self.client.pipeline(transaction=False)
@@ -226,6 +240,9 @@ class MemoryJobStore:
 
     def mark_started(self, job_id: str) -> None:
         self._jobs[job_id].started = True
+
+    def mark_chunk_done(self, job_id: str, chunk: int) -> None:
+        return None  # nothing sweeps in-process jobs
 
     def progress(self, job_id: str) -> Progress:
         job = self._jobs[job_id]

@@ -49,7 +49,8 @@ class ChunkWorker:
             )
         self._store.mark_started(job_id)
         options = CopyOptions.model_validate(spec.options)
-        todo = self._store.missing(job_id, self._store.chunk_ids(spec, chunk))
+        ids = self._store.chunk_ids(spec, chunk)
+        todo = self._store.missing(job_id, ids)
         catalog = self._pipeline.catalog
 
         def one(product_id: str) -> CopyRecord:
@@ -65,4 +66,6 @@ class ChunkWorker:
             stored += self._store.record(
                 job_id, product_id, record.model_dump_json().encode(), failed=record.status == "failed"
             )
+        if not self._store.missing(job_id, ids):
+            self._store.mark_chunk_done(job_id, chunk)
         return stored
