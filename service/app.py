@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from flask import Flask, Response, g, request
 
 from service.api.guard import install_guard
+from service.api.copy import ENDPOINTS as COPY_ENDPOINTS
+from service.api.copy import copy_blueprint
 from service.api.health import ENDPOINTS as HEALTH_ENDPOINTS
 from service.api.health import health_blueprint
 from service.api.http import REQUEST_ID_HEADER, register_error_handlers, request_id, request_trace
@@ -17,15 +19,19 @@ from service.api.ops import ENDPOINTS as OPS_ENDPOINTS
 from service.api.ops import ops_blueprint
 from service.api.recommend import ENDPOINTS as RECOMMEND_ENDPOINTS
 from service.api.recommend import recommend_blueprint
+from service.bulk.factory import copy_extra_terms
 from service.cache.singleflight import SingleFlight
 from service.cache.store import AnswerCache, MemoryCache, RedisCache, redis_client
 from service.catalog.load import Catalog, load_catalog
+from service.jobs.factory import build_copy_jobs
+from service.jobs.service import CopyJobs
 from service.ops.access_log import AccessLog
 from service.ops.config_view import mask_url
 from service.ops.cost import PriceTable
 from service.ops.logs import configure_logging
 from service.ops.metrics import Metrics
 from service.ops.privacy import Redactor
+from service.pipeline.copy import CopyPipeline
 from service.pipeline.recommend import RecommendPipeline
 from service.prompt.render import PromptRenderer
 from service.provider.chain import ProviderChain
@@ -54,6 +60,8 @@ class Dependencies:
     metrics: Metrics
     recommend: RecommendPipeline
     redactor: Redactor
+    copy: CopyPipeline
+    copy_jobs: CopyJobs
 
 
 def build_dependencies(
@@ -93,7 +101,20 @@ def build_dependencies(
         understanding=QueryUnderstanding.from_catalog(catalog),
         redactor=redactor,
     )
-    return Dependencies(settings, catalog, retriever, renderer, cache, flights, chain, metrics, recommend, redactor)
+    copy = CopyPipeline(
+        settings=settings,
+        catalog=catalog,
+        renderer=renderer,
+        cache=cache,
+        flights=flights,
+        chain=chain,
+        metrics=metrics,
+        extra_terms=copy_extra_terms(),
+    )
+    copy_jobs = build_copy_jobs(settings, copy)
+    return Dependencies(
+        settings, catalog, retriever, renderer, cache, flights, chain, metrics, recommend, redactor, copy, copy_jobs
+    )
 
 
 def readiness(deps: Dependencies) -> Readiness:
@@ -130,11 +151,12 @@ def create_app(settings: Settings | None = None, *, deps: Dependencies | None = 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["shopguide"] = deps
 
-    endpoints = HEALTH_ENDPOINTS + RECOMMEND_ENDPOINTS + OPS_ENDPOINTS
+    endpoints = HEALTH_ENDPOINTS + RECOMMEND_ENDPOINTS + COPY_ENDPOINTS + OPS_ENDPOINTS
     app.extensions["shopguide_endpoints"] = endpoints  # what access control and the OpenAPI document read
     openapi_doc = build_openapi(endpoints, title="shopguide", version=VERSION)
     app.register_blueprint(health_blueprint(lambda: readiness(deps), lambda: openapi_doc))
     app.register_blueprint(recommend_blueprint(deps.recommend))
+    app.register_blueprint(copy_blueprint(deps.copy, deps.copy_jobs))
     app.register_blueprint(ops_blueprint(settings, deps.metrics))
     register_error_handlers(app)
     access_log = AccessLog(log_prompts=settings.log_prompts)

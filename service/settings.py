@@ -200,6 +200,19 @@ class Settings(BaseSettings):
     )
     local_preload: bool = Field(False, description="Load the local model at start-up instead of on first use.")
 
+    # -- marketing copy -------------------------------------------------------------------
+    copy_compliance: Literal["default", "off"] = Field(
+        "default",
+        description="Per-market compliance lists for copy (zh: Advertising-Law absolutes; en: unverifiable claims); "
+        "off disables them. Extra terms: SHOPGUIDE_COPY_EXTRA_BANNED[_<LANG>].",
+    )
+    copy_concurrency: int = Field(
+        8, ge=1, le=256, description="Products written at once by an in-process copy job or one `shopguide worker`."
+    )
+    copy_job_chunk_size: int = Field(
+        20, ge=1, le=1000, description="Products per queued chunk of a copy job (the unit a worker takes and retries)."
+    )
+
     # -- service -------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Bind address of `shopguide serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `shopguide serve`.")

@@ -86,6 +86,9 @@ BAD_VALUES = {
     "breaker_cooldown_s": "0",
     "breaker_max_cooldown_s": "-5",
     "local_reserve_s": "-1",
+    "copy_compliance": "strict",
+    "copy_concurrency": "0",
+    "copy_job_chunk_size": "0",
 }
 
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from openapi_pydantic import Components, Info, MediaType, OpenAPI, Operation, PathItem, RequestBody, Response, SecurityScheme
+from openapi_pydantic import (
+    Components,
+    Info,
+    MediaType,
+    OpenAPI,
+    Operation,
+    Parameter,
+    PathItem,
+    RequestBody,
+    Response,
+    SecurityScheme,
+)
 from openapi_pydantic.util import PydanticSchema, construct_open_api_with_schema_class
 from pydantic import BaseModel
 
@@ -52,6 +63,8 @@ class Endpoint:
     extra_responses: dict[str, str] = field(default_factory=dict)
     scope: str | None = SCOPE_FROM_TAG
     hidden: bool = False
+    status: int = 200  # the success status, e.g. 202 for an accepted job
+    parameters: tuple[tuple[str, str, str], ...] = ()  # (name, "path" or "query", description)
 
     def __post_init__(self) -> None:
         scope = self.tag if self.scope == SCOPE_FROM_TAG else self.scope
@@ -70,10 +83,11 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
         if ep.hidden:
             continue
         responses: dict[str, Response] = {}
+        ok = str(ep.status)
         if ep.response is not None:
-            responses["200"] = Response(description="OK", content=_json(ep.response))
+            responses[ok] = Response(description="OK", content=_json(ep.response))
         else:
-            responses["200"] = Response(description="OK", content={ep.response_media: MediaType()})
+            responses[ok] = Response(description="OK", content={ep.response_media: MediaType()})
         statuses = sorted(set(ep.errors) | (set(_GUARDED_ERRORS) if ep.scope else set()))
         for status in statuses:
             responses[str(status)] = Response(description=_ERROR_TEXT.get(status, "Error"), content=_json(ErrorResponse))
@@ -85,6 +99,11 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
             tags=[ep.tag],
             operationId=f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
             requestBody=RequestBody(required=True, content=_json(ep.request)) if ep.request else None,
+            parameters=[
+                Parameter(name=name, param_in=where, required=where == "path", description=text, param_schema={"type": "string"})
+                for name, where, text in ep.parameters
+            ]
+            or None,
             responses=responses,
             security=[{SECURITY_SCHEME: [ep.scope]}] if ep.scope else None,
         )
