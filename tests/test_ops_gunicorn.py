@@ -163,3 +163,14 @@ def test_gunicorn_options(providers: str, workers: int) -> None:
     options = gunicorn_options(load_settings(providers=providers, graceful_timeout_s=42, deadline_s=20))
     assert options["workers"] == workers and options["worker_class"] == "gthread"
     assert options["graceful_timeout"] == 42 and options["timeout"] > 20
+
+
+def test_default_workers_follow_the_primary_provider_and_redis() -> None:
+    from service.ops.gunicorn import default_workers
+    from service.settings import load_settings
+
+    assert default_workers(load_settings(providers="local")) == 1
+    assert default_workers(load_settings(providers="openai,local")) == 1  # no Redis: one process holds the state
+    assert default_workers(load_settings(providers="openai,local", redis_url="redis://127.0.0.1:6379/0")) == 2
+    assert default_workers(load_settings(providers="local", redis_url="redis://127.0.0.1:6379/0")) == 1
+    assert default_workers(load_settings(workers=3)) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -9,14 +10,27 @@ from pathlib import Path
 from typing import Any
 
 from service.ops.metrics import enable_multiprocess, mark_worker_dead
+
+log = logging.getLogger(__name__)
 from service.settings import Settings
 
 
 def default_workers(settings: Settings) -> int:
-    """Two workers in front of a hosted model; one when a local model is primary (each worker loads its own copy)."""
+    """Two workers in front of a hosted model with Redis; otherwise one.
+
+    A local primary model would be loaded once per worker process; without Redis the cache,
+    single-flight, breakers and in-process copy jobs live in one process, so a second worker
+    would answer job status requests with 404 and miss the first worker's cache.
+    """
     if settings.workers:
+        if settings.workers > 1 and not settings.redis_url:
+            log.warning(
+                "SHOPGUIDE_WORKERS=%d without REDIS_URL: each worker keeps its own cache and copy jobs",
+                settings.workers,
+            )
         return settings.workers
-    return 2 if settings.provider_chain and settings.provider_chain[0] != "local" else 1
+    hosted_primary = bool(settings.provider_chain) and settings.provider_chain[0] != "local"
+    return 2 if hosted_primary and settings.redis_url else 1
 
 
 def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str, Any]:
