@@ -160,7 +160,10 @@ def test_serve_refuses_bad_configuration_before_forking() -> None:
 def test_gunicorn_options(providers: str, workers: int) -> None:
     from service.settings import load_settings
 
-    options = gunicorn_options(load_settings(providers=providers, graceful_timeout_s=42, deadline_s=20))
+    settings = load_settings(
+        providers=providers, graceful_timeout_s=42, deadline_s=20, redis_url="redis://127.0.0.1:6379/0"
+    )
+    options = gunicorn_options(settings)
     assert options["workers"] == workers and options["worker_class"] == "gthread"
     assert options["graceful_timeout"] == 42 and options["timeout"] > 20
 
