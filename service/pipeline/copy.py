@@ -384,7 +384,7 @@ class CopyPipeline:
         reask = self._renderer.render_message(
             ENDPOINT, "reask", problem=problem, count=count, language_name=language_name(language)
         )
-        retry = _follow_up(chat, completion.text, reask)
+        retry = chat.follow_up(completion.text, reask, previous_chars=_PREVIOUS_REPLY_CHARS)
         try:
             second = self._chain.complete(retry)
         except AllProvidersFailed as exc:
@@ -424,7 +424,7 @@ class CopyPipeline:
         message = self._renderer.render_message(
             ENDPOINT, "regenerate", problems=problems, count=count, language_name=language_name(language)
         )
-        base = _follow_up(chat, written.completion.text, message)
+        base = chat.follow_up(written.completion.text, message, previous_chars=_PREVIOUS_REPLY_CHARS)
         retry = self._chat(base.messages, count, limits, language, chat.deadline)
         self._metrics.invalid_output.labels("regenerate").inc()
         try:
@@ -555,17 +555,3 @@ def _badness(checks: CopyChecks, strict: bool) -> tuple[int, int]:
     return len(fatal_reasons(checks, strict=strict)), problems
 
 
-def _follow_up(chat: ChatRequest, previous: str, message: str) -> ChatRequest:
-    """``chat`` continued with the model's previous reply and a new user message."""
-    return ChatRequest(
-        messages=chat.messages
-        + ({"role": "assistant", "content": previous[:_PREVIOUS_REPLY_CHARS]}, {"role": "user", "content": message}),
-        schema_name=chat.schema_name,
-        schema=chat.schema,
-        grammar_schema=chat.grammar_schema,
-        deadline=chat.deadline,
-        temperature=chat.temperature,
-        max_tokens=chat.max_tokens,
-        endpoint=chat.endpoint,
-        model=chat.model,
-    )

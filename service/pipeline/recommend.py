@@ -360,18 +360,7 @@ class RecommendPipeline:
         reask = self._renderer.render_message(
             ENDPOINT, "reask", problem=problem, k=k, language_name=language_name(language)
         )
-        retry = ChatRequest(
-            messages=chat.messages
-            + ({"role": "assistant", "content": completion.text[:4000]}, {"role": "user", "content": reask}),
-            schema_name=chat.schema_name,
-            schema=chat.schema,
-            grammar_schema=chat.grammar_schema,
-            deadline=chat.deadline,
-            temperature=chat.temperature,
-            max_tokens=chat.max_tokens,
-            endpoint=chat.endpoint,
-            model=chat.model,
-        )
+        retry = chat.follow_up(completion.text, reask)
         try:
             second = self._chain.complete(retry)
             self._count_call(second)
