@@ -7,16 +7,95 @@ naming the variable (see :func:`load_settings`).
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import orjson
+from limits import parse_many
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from service.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+SCOPES = ("recommend", "copy", "ops")
+PRIVACY_MASKS = ("email", "phone", "card")
+RATE_LIMIT_OFF = ("off", "none", "0")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+\-]{0,255}$")
+_KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+class ExtraProvider(BaseModel):
+    """A further OpenAI-compatible server in the chain (vLLM, llama.cpp server, Ollama, another vendor)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(pattern=r"^https?://\S+$")
+    model: str = Field(min_length=1, pattern=r"^\S+$")
+    api_key: SecretStr | None = None
+    response_format: Literal["json_schema", "json_object", "text"] = "json_schema"
+    timeout_s: float = Field(10.0, gt=0, le=600)
+    reserve_s: float = Field(0.0, ge=0, le=600, description="Deadline kept back for this provider by earlier ones.")
+
+
+class ApiKeyEntry(BaseModel):
+    """One configured API key: a name, the SHA-256 of the key (hex) and its scopes. The key itself is never stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    sha256: str
+    scopes: frozenset[str]
+
+    def entry(self) -> str:
+        """The ``SHOPGUIDE_API_KEYS`` form: ``name:sha256:scope+scope``."""
+        return f"{self.name}:{self.sha256}:{'+'.join(s for s in SCOPES if s in self.scopes)}"
+
+
+def parse_api_keys(value: str) -> tuple[ApiKeyEntry, ...]:
+    """``name:sha256hex:scope+scope,...`` -> entries.
+
+    :raises ValueError: naming the bad entry by position and name (never echoing a hash).
+    """
+    entries: list[ApiKeyEntry] = []
+    for position, raw in enumerate((part.strip() for part in value.split(",")), start=1):
+        if not raw:
+            continue
+        pieces = raw.split(":")
+        if len(pieces) != 3:
+            raise ValueError(f"entry {position} must be name:sha256:scopes")
+        name, digest, scopes = (piece.strip() for piece in pieces)
+        if not _KEY_NAME.match(name):
+            raise ValueError(f"entry {position}: name must be 1-64 of A-Z a-z 0-9 _ . -")
+        if not _SHA256_HEX.match(digest.lower()):
+            raise ValueError(f"entry {position} ({name}): the hash must be 64 hex characters (sha256 of the key)")
+        wanted = {s.strip() for s in scopes.split("+") if s.strip()}
+        unknown = sorted(wanted - set(SCOPES))
+        if not wanted or unknown:
+            raise ValueError(f"entry {position} ({name}): scopes must be some of {'+'.join(SCOPES)}, got {scopes!r}")
+        if any(e.name == name for e in entries):
+            raise ValueError(f"entry {position}: duplicate name {name}")
+        entries.append(ApiKeyEntry(name=name, sha256=digest.lower(), scopes=frozenset(wanted)))
+    return tuple(entries)
+
+
+def _check_rate_limit(value: str) -> str:
+    value = value.strip()
+    if value.lower() in RATE_LIMIT_OFF:
+        return "off"
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a rate limit like 600/minute or 10/second;1000/hour") from None
+    return value
 
 
 def _env(name: str) -> AliasChoices:
@@ -72,6 +151,27 @@ class Settings(BaseSettings):
     )
     degraded_answers: bool = Field(
         True, description="When every provider fails, answer from retrieval (degraded) instead of 503/504."
+    )
+    extra_providers: dict[str, ExtraProvider] = Field(
+        {},
+        description="More OpenAI-compatible providers by name, as JSON, to list in SHOPGUIDE_PROVIDERS: "
+        '{"vllm": {"base_url": "http://vllm:8000/v1", "model": "Qwen/Qwen2.5-7B-Instruct"}}; '
+        "each may also set api_key, response_format, timeout_s, reserve_s.",
+    )
+    breaker_failures: int = Field(
+        5, ge=1, le=1000, description="Consecutive failures that open a provider's circuit breaker."
+    )
+    breaker_cooldown_s: float = Field(
+        30.0, gt=0, le=3600, description="How long an open breaker skips its provider before one trial request."
+    )
+    breaker_max_cooldown_s: float = Field(
+        300.0, gt=0, le=86400, description="Longest cool-down; each failed trial doubles it up to this."
+    )
+    local_reserve_s: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="Seconds of the deadline kept back from earlier providers so the local model can still answer.",
     )
     providers: str | None = Field(
         None,
@@ -132,34 +232,253 @@ class Settings(BaseSettings):
         None, ge=1, le=256, description="torch CPU threads for the local model (unset: torch's default)."
     )
 
+    # -- marketing copy -------------------------------------------------------------------
+    copy_compliance: Literal["default", "off"] = Field(
+        "default",
+        description="Per-market compliance lists for copy (zh: Advertising-Law absolutes; en: unverifiable claims); "
+        "off disables them. Extra terms: SHOPGUIDE_COPY_EXTRA_BANNED[_<LANG>].",
+    )
+    copy_concurrency: int = Field(
+        8, ge=1, le=256, description="Products written at once by an in-process copy job or one `shopguide worker`."
+    )
+    copy_job_chunk_size: int = Field(
+        20, ge=1, le=1000, description="Products per queued chunk of a copy job (the unit a worker takes and retries)."
+    )
+
     # -- service -------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Bind address of `shopguide serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `shopguide serve`.")
     workers: int | None = Field(
-        None, ge=1, le=64, description="gunicorn worker processes (default: 2 with a hosted primary provider, else 1)."
+        None, ge=1, le=64, description="gunicorn worker processes (default: 2 with a hosted primary provider and Redis, else 1)."
     )
     threads: int = Field(32, ge=1, le=512, description="Threads per gunicorn worker (requests in flight per worker).")
     graceful_timeout_s: int = Field(30, ge=1, le=600, description="How long SIGTERM waits for in-flight requests.")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["json", "text"] = Field("json", description="json: one JSON object per line; text: for humans.")
+    log_prompts: bool = Field(
+        False, description="Log the shopper's full text. Off by default: logs hold its length and a hash."
+    )
 
-    @field_validator("openai_base_url", "redis_url", "local_model", "local_threads", "providers", mode="before")
+    # -- access control ------------------------------------------------------------------
+    api_keys: Annotated[tuple[ApiKeyEntry, ...], NoDecode] = Field(
+        (),
+        description="API keys, comma-separated name:sha256-of-key:scopes (scopes recommend, copy, ops joined by +); "
+        "make one with `shopguide keys new`. Unset = open mode (no auth).",
+        json_schema_extra={"secret": True},
+    )
+    rate_limit: str = Field(
+        "600/minute", description="Requests per API key and scope (open mode has no limits); off disables."
+    )
+    rate_limit_scopes: Annotated[dict[str, str], NoDecode] = Field(
+        {}, description='Per-scope overrides of SHOPGUIDE_RATE_LIMIT as JSON, e.g. {"ops": "60/minute"}.'
+    )
+    rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = Field(
+        "fixed-window", description="Rate-limit algorithm (limits library); fixed-window is the cheapest."
+    )
+    rate_limit_storage: Literal["auto", "redis", "memory"] = Field(
+        "auto",
+        description="Where request counts live. auto: Redis when REDIS_URL is set (one budget across workers and "
+        "pods, one round trip per request), else memory (per worker process, microseconds).",
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Origins allowed to call the API from a browser, comma-separated (e.g. https://shop.example); unset = no CORS."
+    )
+
+    # -- privacy -------------------------------------------------------------------------
+    privacy_mask: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(PRIVACY_MASKS),
+        description="What is masked in shopper text before it reaches a model: some of email,phone,card, or none.",
+        json_schema_extra={"doc_default": "email,phone,card"},
+    )
+    user_id_salt: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 that hashes user ids before they leave the service (16+ chars); "
+        "unset = user ids are never sent.",
+        json_schema_extra={"secret": True},
+    )
+
+    # -- metrics -------------------------------------------------------------------------
+    model_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
+        {},
+        description='USD per 1M input and output tokens by model, as JSON, e.g. {"gpt-4o-mini": [0.15, 0.6]}; '
+        "merged over built-in prices for common OpenAI models (a model name matches its longest priced prefix).",
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        validation_alias=_env("PROMETHEUS_MULTIPROC_DIR"),
+        description="Prometheus multi-process directory shared by gunicorn workers; unset = a fresh temporary "
+        "directory per server start.",
+    )
+
+    @field_validator(
+        "openai_base_url", "redis_url", "local_model", "local_threads", "providers", "user_id_salt", "openai_api_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
 
-    @field_validator("catalog", mode="before")
+    @field_validator("catalog", "metrics_dir", mode="before")
     @classmethod
     def _blank_path_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
 
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("no such catalog file")
+        return value
+
+    @field_validator("local_model")
+    @classmethod
+    def _local_model_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().exists():
+            raise ValueError("no such model directory or file")
+        return value
+
+    @field_validator("prompts_dir")
+    @classmethod
+    def _prompts_exist(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError("not a directory")
+        return value
+
+    @field_validator("index_dir", "metrics_dir", "local_cache_dir")
+    @classmethod
+    def _usable_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError("exists and is not a directory")
+        return value
+
+    @field_validator("model", "recommend_model", "copy_model")
+    @classmethod
+    def _model_name(cls, value: str | None) -> str | None:
+        if value is not None and not _MODEL_NAME.match(value):
+            raise ValueError("not a model name (letters, digits and ._:/@+- only, no spaces or quotes)")
+        return value
+
+    @field_validator("openai_api_key")
+    @classmethod
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[\x21-\x7e]+", value.get_secret_value()):
+            raise ValueError("contains whitespace, quotes-stripping leftovers or non-ASCII characters")
+        return value
+
+    @field_validator("user_id_salt")
+    @classmethod
+    def _salt_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(redis|rediss|unix)://\S+$", value):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not _HOSTNAME.match(value):
+                raise ValueError("not an IP address or host name") from None
+        return value
+
+    @field_validator("cache_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.:\-]{1,64}", value):
+            raise ValueError("1-64 of A-Z a-z 0-9 _ . : -")
+        return value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_api_keys(value)
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        return _check_rate_limit(value)
+
+    @field_validator("rate_limit_scopes", "model_prices", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        if isinstance(value, (str, bytes)):
+            if not str(value).strip():
+                return {}
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                raise ValueError("must be a JSON object") from None
+        return value
+
+    @field_validator("rate_limit_scopes")
+    @classmethod
+    def _scope_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(SCOPES))
+        if unknown:
+            raise ValueError(f"unknown scope(s) {', '.join(unknown)}; scopes are {', '.join(SCOPES)}")
+        return {scope: _check_rate_limit(limit) for scope, limit in value.items()}
+
+    @field_validator("model_prices")
+    @classmethod
+    def _prices(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for model, (price_in, price_out) in value.items():
+            if price_in < 0 or price_out < 0 or price_in != price_in or price_out != price_out:
+                raise ValueError(f"{model}: prices must be non-negative numbers")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        for origin in value or ():  # type: ignore[union-attr]
+            if origin != "*" and not _ORIGIN.match(str(origin)):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example or *")
+        return value
+
+    @field_validator("privacy_mask", mode="before")
+    @classmethod
+    def _masks(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = {p.strip().lower() for p in value.split(",") if p.strip()}
+            if parts == {"none"}:
+                return frozenset()
+            unknown = sorted(parts - set(PRIVACY_MASKS))
+            if unknown or not parts:
+                raise ValueError(f"must be some of {','.join(PRIVACY_MASKS)} or none, got {value!r}")
+            return frozenset(parts)
+        return value
+
     @model_validator(mode="after")
     def _check_chain(self) -> Settings:
-        known = {"openai", "local"}
+        clash = {"openai", "local"} & set(self.extra_providers)
+        if clash:
+            raise ValueError(f"SHOPGUIDE_EXTRA_PROVIDERS: names {sorted(clash)} are built in; choose others")
+        if self.breaker_max_cooldown_s < self.breaker_cooldown_s:
+            raise ValueError("SHOPGUIDE_BREAKER_MAX_COOLDOWN_S must not be below SHOPGUIDE_BREAKER_COOLDOWN_S")
+        known = {"openai", "local", *self.extra_providers}
         unknown = [name for name in self.provider_chain if name not in known]
         if unknown:
             raise ValueError(f"SHOPGUIDE_PROVIDERS: unknown provider(s) {', '.join(unknown)}; known: {sorted(known)}")
@@ -179,6 +498,14 @@ class Settings(BaseSettings):
         override = self.recommend_model if endpoint == "recommend" else self.copy_model
         return override or self.model
 
+    @property
+    def auth_mode(self) -> Literal["open", "keys"]:
+        return "keys" if self.api_keys else "open"
+
+    def rate_limit_for(self, scope: str) -> str:
+        """The limit for requests of ``scope`` ("off" when unlimited)."""
+        return self.rate_limit_scopes.get(scope, self.rate_limit)
+
 
 def env_name(field: str) -> str:
     """The environment variable that sets ``field``."""
@@ -196,11 +523,18 @@ def load_settings(**overrides: object) -> Settings:
     """
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # a value the environment source itself could not decode
+        raise ConfigError(f"invalid configuration: {exc}") from None
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = err.get("loc") or ()
             field = str(loc[0]) if loc else ""
-            name = env_name(field) if field in Settings.model_fields else "configuration"
-            problems.append(f"{name}: {err['msg']}")
+            if field in Settings.model_fields:
+                name = env_name(field)
+            elif field in {env_name(f) for f in Settings.model_fields}:  # aliased fields report the alias
+                name = field
+            else:
+                name = "configuration"
+            problems.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,12 +1,24 @@
-"""Shared fixtures."""
+"""Shared fixtures: the scripted upstream, real Redis with an isolated prefix, and apps built on the demo catalog."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
+from flask import Flask
 
+from service.app import build_dependencies, create_app
+from service.catalog.load import Catalog, load_catalog
+from service.retrieve.base import Retriever
+from service.retrieve.factory import build_retriever
+from service.settings import Settings, load_settings
 from tests.support.openai_upstream import OpenAIUpstream
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +33,64 @@ def upstream(_upstream_server: OpenAIUpstream) -> Iterator[OpenAIUpstream]:
     _upstream_server.reset()
     yield _upstream_server
     _upstream_server.reset()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own in the real Redis; its keys are deleted afterwards."""
+    prefix = f"sgtest-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("index")
+
+
+@pytest.fixture(scope="session")
+def demo_catalog() -> Catalog:
+    return load_catalog(None, strict=True)
+
+
+@pytest.fixture(scope="session")
+def demo_retriever(demo_catalog: Catalog, index_dir: Path) -> Retriever:
+    """One BM25 index over the demo catalog for the whole session (jieba warm-up costs ~1 s)."""
+    return build_retriever(demo_catalog, load_settings(index_dir=index_dir))
+
+
+@pytest.fixture
+def make_settings(upstream: OpenAIUpstream, index_dir: Path, redis_prefix: str) -> Callable[..., Settings]:
+    """Settings pointing at the scripted upstream (openai only, no local fallback) with fast retries."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "openai_api_key": "sk-test-0123456789",
+            "openai_base_url": upstream.base_url,
+            "providers": "openai",
+            "index_dir": index_dir,
+            "cache_prefix": redis_prefix,
+            "timeout_s": 2.0,
+            "deadline_s": 5.0,
+            "retry_max_wait_s": 0.2,
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def make_app(make_settings: Callable[..., Settings], demo_catalog: Catalog, demo_retriever: Retriever) -> Callable[..., Flask]:
+    """An app on the demo catalog and the shared index; settings overrides as keyword arguments."""
+
+    def make(**overrides: Any) -> Flask:
+        settings = make_settings(**overrides)
+        deps = build_dependencies(settings, catalog=demo_catalog, retriever=demo_retriever)
+        app = create_app(settings, deps=deps)
+        app.testing = True
+        return app
+
+    return make

@@ -408,7 +408,7 @@ def test_merge_fills_what_the_client_did_not_send() -> None:
     explicit = _request_filters('{"query": "x"}')
     understood = Understood(price_min=100, price_max=300, category="Shoes/Running", brand="Nike", in_stock=False)
     merged = merge_filters(explicit, understood, explicit.model_fields_set)
-    assert merged.model_dump() == {
+    assert merged.model_dump(exclude={"currency", "exclude_brands", "exclude_terms"}) == {
         "price_min": 100, "price_max": 300, "category": "Shoes/Running", "brand": "Nike", "in_stock": False,
     }
 
@@ -419,7 +419,7 @@ def test_merge_explicit_fields_win() -> None:
     )
     understood = Understood(price_min=100, price_max=300, category="Shoes/Running", brand="Nike", in_stock=False)
     merged = merge_filters(explicit, understood, explicit.model_fields_set)
-    assert merged.model_dump() == {
+    assert merged.model_dump(exclude={"currency", "exclude_brands", "exclude_terms"}) == {
         "price_min": 100, "price_max": 150, "category": "Shoes", "brand": None, "in_stock": True,
     }
 
@@ -444,7 +444,7 @@ def test_merge_ignores_prices_in_another_currency() -> None:
 def test_merge_with_parsed_query(qu: QueryUnderstanding) -> None:
     explicit = _request_filters('{"query": "x", "filters": {"brand": "Sony"}}')
     merged = merge_filters(explicit, qu.parse("耐克跑鞋 300元左右"), explicit.model_fields_set)
-    assert merged.model_dump() == {
+    assert merged.model_dump(exclude={"currency", "exclude_brands", "exclude_terms"}) == {
         **_band(300), "category": "Shoes/Running", "brand": "Sony", "in_stock": True,
     }
 
@@ -472,3 +472,23 @@ def test_any_query_parses_into_consistent_constraints(qu: QueryUnderstanding, qu
     assert set(understood.exclude_brands) <= set(BRANDS)
     # whatever was read must be usable as filters
     merge_filters(Filters(), understood, set())
+
+
+def test_merge_turns_what_was_ruled_out_into_exclusions() -> None:
+    explicit = _request_filters('{"query": "x"}')
+    understood = Understood(exclude_terms=["rain jacket", "Nike"], exclude_brands=["Nike"])
+    merged = merge_filters(explicit, understood, explicit.model_fields_set)
+    assert merged.exclude_terms == ["rain jacket", "Nike"] and merged.exclude_brands == ["Nike"]
+    explicit = _request_filters('{"query": "x", "filters": {"brand": "Nike", "exclude_terms": []}}')
+    merged = merge_filters(explicit, understood, explicit.model_fields_set)
+    assert merged.brand == "Nike" and merged.exclude_brands == [] and merged.exclude_terms == []
+
+
+def test_merge_restricts_a_mixed_catalog_to_the_stated_currency() -> None:
+    explicit = _request_filters('{"query": "x"}')
+    understood = Understood(price_max=200, currency="CNY")
+    assert merge_filters(explicit, understood, explicit.model_fields_set).currency == "CNY"
+    single = merge_filters(explicit, understood, explicit.model_fields_set, catalog_currency="CNY")
+    assert single.currency is None and single.price_max == 200
+    other = merge_filters(explicit, understood, explicit.model_fields_set, catalog_currency="USD")
+    assert other.currency is None and other.price_max is None

@@ -10,11 +10,21 @@ from service.api.http import json_response
 from service.api.openapi import Endpoint
 from service.respond.common import Health, Readiness
 
+# Public: probes must work without a key, and the documentation describes how to get one.
 ENDPOINTS = [
-    Endpoint("GET", "/healthz", "Liveness: the process answers", "ops", Health),
-    Endpoint("GET", "/readyz", "Readiness: catalog, cache and providers", "ops", Readiness, extra_responses={"503": "Not ready."}),
-    Endpoint("GET", "/openapi.json", "This OpenAPI document", "ops", None),
-    Endpoint("GET", "/docs", "Interactive API documentation", "ops", None, response_media="text/html"),
+    Endpoint("GET", "/healthz", "Liveness: the process answers", "ops", Health, scope=None),
+    Endpoint(
+        "GET",
+        "/readyz",
+        "Readiness: catalog, cache, providers and auth mode",
+        "ops",
+        Readiness,
+        extra_responses={"503": "Not ready."},
+        scope=None,
+    ),
+    Endpoint("GET", "/openapi.json", "This OpenAPI document", "ops", None, scope=None),
+    Endpoint("GET", "/docs", "Interactive API documentation", "ops", None, response_media="text/html", scope=None),
+    Endpoint("GET", "/docs/static/{name}", "Swagger UI files", "ops", None, scope=None, hidden=True),
 ]
 
 _DOCS_PAGE = """<!doctype html>

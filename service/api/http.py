@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service.errors import ClientError, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
+from service.ops.trace import RequestTrace
 from service.validate.base import parse_body
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,14 @@ def request_id() -> str:
         rid = sent if _SAFE_REQUEST_ID.match(sent) else uuid.uuid4().hex
         g.request_id = rid
     return rid
+
+
+def request_trace() -> RequestTrace:
+    """This request's trace (what the access log reports), created on first use."""
+    trace = g.get("trace")
+    if trace is None:
+        trace = g.trace = RequestTrace()
+    return trace
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -5,11 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from openapi_pydantic import Info, MediaType, OpenAPI, Operation, PathItem, RequestBody, Response
+from openapi_pydantic import (
+    Components,
+    Info,
+    MediaType,
+    OpenAPI,
+    Operation,
+    Parameter,
+    PathItem,
+    RequestBody,
+    Response,
+    SecurityScheme,
+)
 from openapi_pydantic.util import PydanticSchema, construct_open_api_with_schema_class
 from pydantic import BaseModel
 
 from service.respond.common import ErrorResponse
+from service.settings import SCOPES
+
+SECURITY_SCHEME = "apiKey"
+SCOPE_FROM_TAG = "<the tag>"
+# Every endpoint that needs a key can also answer these.
+_GUARDED_ERRORS = (401, 403, 429)
 
 _ERROR_TEXT = {
     400: "Invalid request: the error names the field.",
@@ -26,7 +43,13 @@ _ERROR_TEXT = {
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One documented route."""
+    """One route: its documentation and the API-key scope it requires.
+
+    ``scope`` defaults to the tag (a ``copy``-tagged endpoint needs the ``copy``
+    scope); ``None`` makes the route public (probes, documentation). Access
+    control reads the scope from here, so a documented route is a guarded route.
+    ``hidden`` routes are guarded but left out of the OpenAPI document.
+    """
 
     method: str
     path: str
@@ -38,6 +61,16 @@ class Endpoint:
     response_media: str = "application/json"
     description: str = ""
     extra_responses: dict[str, str] = field(default_factory=dict)
+    scope: str | None = SCOPE_FROM_TAG
+    hidden: bool = False
+    status: int = 200  # the success status, e.g. 202 for an accepted job
+    parameters: tuple[tuple[str, str, str], ...] = ()  # (name, "path" or "query", description)
+
+    def __post_init__(self) -> None:
+        scope = self.tag if self.scope == SCOPE_FROM_TAG else self.scope
+        if scope is not None and scope not in SCOPES:
+            raise ValueError(f"{self.method} {self.path}: scope {scope!r} is not one of {SCOPES}; pass scope= explicitly")
+        object.__setattr__(self, "scope", scope)
 
 
 def _json(model: type[BaseModel]) -> dict[str, MediaType]:
@@ -47,12 +80,16 @@ def _json(model: type[BaseModel]) -> dict[str, MediaType]:
 def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, Any]:
     paths: dict[str, PathItem] = {}
     for ep in endpoints:
+        if ep.hidden:
+            continue
         responses: dict[str, Response] = {}
+        ok = str(ep.status)
         if ep.response is not None:
-            responses["200"] = Response(description="OK", content=_json(ep.response))
+            responses[ok] = Response(description="OK", content=_json(ep.response))
         else:
-            responses["200"] = Response(description="OK", content={ep.response_media: MediaType()})
-        for status in ep.errors:
+            responses[ok] = Response(description="OK", content={ep.response_media: MediaType()})
+        statuses = sorted(set(ep.errors) | (set(_GUARDED_ERRORS) if ep.scope else set()))
+        for status in statuses:
             responses[str(status)] = Response(description=_ERROR_TEXT.get(status, "Error"), content=_json(ErrorResponse))
         for status, text in ep.extra_responses.items():
             responses[status] = Response(description=text)
@@ -62,10 +99,26 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
             tags=[ep.tag],
             operationId=f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
             requestBody=RequestBody(required=True, content=_json(ep.request)) if ep.request else None,
+            parameters=[
+                Parameter(name=name, param_in=where, required=where == "path", description=text, param_schema={"type": "string"})
+                for name, where, text in ep.parameters
+            ]
+            or None,
             responses=responses,
+            security=[{SECURITY_SCHEME: [ep.scope]}] if ep.scope else None,
         )
         item = paths.setdefault(ep.path, PathItem())
         setattr(item, ep.method.lower(), op)
-    document = OpenAPI(info=Info(title=title, version=version), paths=paths)
+    scheme = SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="An API key from `shopguide keys new`, sent as `Authorization: Bearer <key>`. Each operation "
+        "lists the scope its key needs (recommend, copy or ops). Without configured keys the service runs open.",
+    )
+    document = OpenAPI(
+        info=Info(title=title, version=version),
+        paths=paths,
+        components=Components(securitySchemes={SECURITY_SCHEME: scheme}),
+    )
     document = construct_open_api_with_schema_class(document)
     return document.model_dump(mode="json", by_alias=True, exclude_none=True)

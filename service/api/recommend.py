@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from service.api.http import json_response, read_body, request_id
+from service.api.http import json_response, read_body, request_id, request_trace
 from service.api.openapi import Endpoint
 from service.pipeline.recommend import RecommendPipeline
 from service.respond.recommend import RecommendResponse
@@ -39,7 +39,9 @@ def recommend_blueprint(pipeline: RecommendPipeline) -> Blueprint:
     @bp.post("/v1/recommend")
     def recommend() -> Response:
         body = read_body(RecommendRequest)
-        answer = pipeline.run(body, request_id())
+        trace = request_trace()
+        trace.shopper_text = body.query
+        answer = pipeline.run(body, request_id(), trace)
         headers = provenance_headers(
             provider=answer.provider, cache="hit" if answer.cached else "miss", prompt_version=answer.prompt_version
         )

@@ -6,7 +6,6 @@ import argparse
 import json
 import uuid
 
-from service.app import build_dependencies
 from service.settings import load_settings
 from service.validate.base import parse_body
 from service.validate.recommend import RecommendRequest
@@ -43,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if args.language:
         body["language"] = args.language
     request = parse_body(RecommendRequest, json.dumps(body))  # the same validation as the API
+    from service.app import build_dependencies  # heavy (retrieval index, providers): only for this command
+
     deps = build_dependencies(load_settings())
     answer = deps.recommend.run(request, uuid.uuid4().hex)
     if args.json:

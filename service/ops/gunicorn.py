@@ -1,17 +1,36 @@
-"""gunicorn options derived from settings, shared by ``shopguide serve`` and ``deploy/gunicorn.conf.py``."""
+"""gunicorn options and server hooks derived from settings, shared by ``shopguide serve`` and ``deploy/gunicorn.conf.py``."""
 
 from __future__ import annotations
 
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from service.ops.metrics import enable_multiprocess, mark_worker_dead
+
+log = logging.getLogger(__name__)
 from service.settings import Settings
 
 
 def default_workers(settings: Settings) -> int:
-    """Two workers in front of a hosted model; one when a local model is primary (each worker loads its own copy)."""
+    """Two workers in front of a hosted model with Redis; otherwise one.
+
+    A local primary model would be loaded once per worker process; without Redis the cache,
+    single-flight, breakers and in-process copy jobs live in one process, so a second worker
+    would answer job status requests with 404 and miss the first worker's cache.
+    """
     if settings.workers:
+        if settings.workers > 1 and not settings.redis_url:
+            log.warning(
+                "SHOPGUIDE_WORKERS=%d without REDIS_URL: each worker keeps its own cache and copy jobs",
+                settings.workers,
+            )
         return settings.workers
-    return 2 if settings.provider_chain and settings.provider_chain[0] != "local" else 1
+    hosted_primary = bool(settings.provider_chain) and settings.provider_chain[0] != "local"
+    return 2 if hosted_primary and settings.redis_url else 1
 
 
 def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str, Any]:
@@ -22,9 +41,36 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         "threads": settings.threads,
         # Requests wait on upstream I/O: the worker timeout must outlast the request deadline.
         "timeout": int(settings.deadline_s) + 30,
+        # SIGTERM: stop accepting, let in-flight requests finish for up to this long, then exit.
         "graceful_timeout": settings.graceful_timeout_s,
         "keepalive": 5,
-        "accesslog": None,
+        "accesslog": None,  # the app writes its own JSON access line per request
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
     }
+
+
+def prepare_metrics_dir(settings: Settings) -> tuple[Path, bool]:
+    """Turn on multi-process metrics before workers fork; returns the directory and whether it is temporary.
+
+    Uses ``PROMETHEUS_MULTIPROC_DIR`` when set (emptied first), else a fresh temporary directory.
+    """
+    if settings.metrics_dir is not None:
+        directory, temporary = settings.metrics_dir, False
+    else:
+        directory, temporary = Path(tempfile.mkdtemp(prefix="shopguide-metrics-")), True
+    enable_multiprocess(directory)
+    return directory, temporary
+
+
+def metrics_hooks(directory: Path, temporary: bool) -> dict[str, Callable[..., None]]:
+    """gunicorn server hooks: forget dead workers' live gauges; remove a temporary directory when the master exits."""
+
+    def child_exit(server: Any, worker: Any) -> None:
+        mark_worker_dead(worker.pid)
+
+    def on_exit(server: Any) -> None:  # runs in the master only, never in a worker
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    return {"child_exit": child_exit, "on_exit": on_exit}

@@ -19,6 +19,8 @@ from service.cache.store import AnswerCache
 from service.catalog.load import Catalog
 from service.errors import InvalidOutput, ProviderError, ServiceUnavailable
 from service.ops.metrics import Metrics
+from service.ops.privacy import Redactor
+from service.ops.trace import RequestTrace
 from service.output.explain import fact_summary
 from service.output.parse import parse_output
 from service.output.reconcile import reconcile
@@ -29,6 +31,7 @@ from service.provider.base import ChatRequest, Completion
 from service.provider.chain import AllProvidersFailed, ProviderChain
 from service.respond.recommend import RecommendResponse
 from service.retrieve.base import Candidate, Retriever
+from service.retrieve.understand import QueryUnderstanding, Understood, merge_filters
 from service.settings import Settings
 from service.validate.recommend import Filters, RecommendRequest
 
@@ -64,11 +67,16 @@ def prompt_facts(candidate: Candidate) -> dict[str, Any]:
     return facts
 
 
-def active_filters(filters: Filters) -> dict[str, Any]:
-    """The filters worth telling the model about (set ones; in_stock only when relaxed)."""
+def active_filters(filters: Filters, understood: Understood | None = None) -> dict[str, Any]:
+    """The constraints worth telling the model about: set filters, plus what the shopper ruled out or wants."""
     data = filters.model_dump(exclude_none=True)
     if data.get("in_stock") is True:
         data.pop("in_stock")
+    if understood is not None:
+        if understood.cheap:
+            data["prefers"] = "lower prices"
+        elif understood.premium:
+            data["prefers"] = "premium quality over price"
     return data
 
 
@@ -79,6 +87,20 @@ class Outcome:
     payload: dict[str, Any]
     llm_ms: float
     cacheable: bool
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass
+class _Usage:
+    """Tokens spent on one answer, across the first call and a re-ask."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def add(self, completion: Completion) -> None:
+        self.tokens_in += completion.tokens_in
+        self.tokens_out += completion.tokens_out
 
 
 class RecommendPipeline:
@@ -95,8 +117,12 @@ class RecommendPipeline:
         flights: SingleFlight,
         chain: ProviderChain,
         metrics: Metrics,
+        understanding: QueryUnderstanding | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._settings = settings
+        # Shopper text is masked before it is rendered into a prompt (see service.ops.privacy).
+        self._redactor = redactor or Redactor.from_settings(settings)
         self._catalog = catalog
         self._retriever = retriever
         self._renderer = renderer
@@ -104,44 +130,81 @@ class RecommendPipeline:
         self._flights = flights
         self._chain = chain
         self._metrics = metrics
+        self._understanding = understanding
+        currencies = {p.currency for p in catalog.products if p.price is not None}
+        self._catalog_currency = currencies.pop() if len(currencies) == 1 else None
         self._schema = recommend_schema()
         self.prompt_version = renderer.version(ENDPOINT)
 
-    def run(self, request: RecommendRequest, request_id: str) -> RecommendResponse:
-        """The whole flow for one request.
+    def run(self, request: RecommendRequest, request_id: str, trace: RequestTrace | None = None) -> RecommendResponse:
+        """The whole flow for one request; ``trace`` (when given) receives what the access log reports.
 
         :raises ServiceUnavailable: only when degraded answers are disabled and no provider answered.
         """
+        trace = trace if trace is not None else RequestTrace()
         started = time.monotonic()
         deadline = started + self._settings.deadline_s
-        filters = request.filters
-        candidates = self._retriever.search(request.query, filters, self._settings.candidates)
+        understood, filters, search_text = self._understand(request)
+        candidates = self._retriever.search(search_text, filters, self._settings.candidates)
         retrieval_ms = (time.monotonic() - started) * 1000
         language = answer_language(request.query, request.language)
+        found = understood.found() if understood else None
 
         if not candidates:
             payload = self._payload([], fact_summary(0, language), None, None, degraded=False)
-            return self._respond(payload, request_id, started, retrieval_ms, 0.0, cached=False)
+            return self._respond(
+                payload, request_id, started, retrieval_ms, 0.0, cached=False, understood=found, trace=trace
+            )
 
         key = self._key(request, filters, language, candidates)
         hit = self._cache.get(key)
         if hit is not None:
-            return self._respond(orjson.loads(hit), request_id, started, retrieval_ms, 0.0, cached=True)
+            return self._respond(
+                orjson.loads(hit), request_id, started, retrieval_ms, 0.0, cached=True, understood=found, trace=trace
+            )
 
         def compute() -> bytes:
-            outcome = self._answer(request, filters, language, candidates, deadline)
-            blob = orjson.dumps({"payload": outcome.payload, "llm_ms": outcome.llm_ms})
+            outcome = self._answer(request, filters, understood, language, candidates, deadline)
+            blob = orjson.dumps(
+                {
+                    "payload": outcome.payload,
+                    "llm_ms": outcome.llm_ms,
+                    "tokens": [outcome.tokens_in, outcome.tokens_out],
+                }
+            )
             if outcome.cacheable:
                 self._cache.set(key, orjson.dumps(outcome.payload), self._ttl(outcome.payload))
             return blob
 
         flight = self._flights.do(key, compute, deadline)
+        result = orjson.loads(flight.value)
         if flight.shared:
             self._metrics.coalesced.inc()
-        result = orjson.loads(flight.value)
-        return self._respond(result["payload"], request_id, started, retrieval_ms, result["llm_ms"], cached=False)
+            trace.coalesced = True  # the tokens were spent, and logged, by the request that led the flight
+        else:
+            trace.add_usage(*result.get("tokens", (0, 0)))
+        return self._respond(
+            result["payload"],
+            request_id,
+            started,
+            retrieval_ms,
+            result["llm_ms"],
+            cached=False,
+            understood=found,
+            trace=trace,
+        )
 
     # -- steps -----------------------------------------------------------------------------
+    def _understand(self, request: RecommendRequest) -> tuple[Understood | None, Filters, str]:
+        """Constraints from the shopper's words, merged under the request's explicit filters."""
+        if self._understanding is None:
+            return None, request.filters, request.query
+        understood = self._understanding.parse(request.query)
+        filters = merge_filters(
+            request.filters, understood, request.filters.model_fields_set, catalog_currency=self._catalog_currency
+        )
+        return understood, filters, understood.cleaned_query or request.query
+
     def _key(self, request: RecommendRequest, filters: Filters, language: str, candidates: list[Candidate]) -> str:
         user = request.user
         parts = {
@@ -167,7 +230,12 @@ class RecommendPipeline:
         return min(self._settings.cache_ttl_s, self._settings.cache_fallback_ttl_s)
 
     def _messages(
-        self, request: RecommendRequest, filters: Filters, language: str, candidates: list[Candidate]
+        self,
+        request: RecommendRequest,
+        filters: Filters,
+        understood: Understood | None,
+        language: str,
+        candidates: list[Candidate],
     ) -> tuple[dict[str, str], ...]:
         profile = None
         if request.user and (request.user.profile or request.user.recent_product_ids):
@@ -175,18 +243,18 @@ class RecommendPipeline:
             profile = {
                 k: v
                 for k, v in {
-                    "preferences": request.user.profile,
+                    "preferences": self._redactor.redact(request.user.profile) if request.user.profile else None,
                     "recently_viewed": [p.title for p in recent if p is not None][:10],
                 }.items()
                 if v
             }
         rendered = self._renderer.render(
             ENDPOINT,
-            query=request.query,
+            query=self._redactor.redact(request.query),
             k=min(request.k, len(candidates)),
             language_name=language_name(language),
             candidates=[prompt_facts(c) for c in candidates],
-            filters=active_filters(filters),
+            filters=active_filters(filters, understood),
             profile=profile,
         )
         return rendered.messages
@@ -195,6 +263,7 @@ class RecommendPipeline:
         self,
         request: RecommendRequest,
         filters: Filters,
+        understood: Understood | None,
         language: str,
         candidates: list[Candidate],
         deadline: float,
@@ -204,7 +273,7 @@ class RecommendPipeline:
             return self._degraded(request, filters, language, candidates, started, failed=[])
         k = min(request.k, len(candidates))
         chat = ChatRequest(
-            messages=self._messages(request, filters, language, candidates),
+            messages=self._messages(request, filters, understood, language, candidates),
             schema_name=RECOMMEND_SCHEMA_NAME,
             schema=self._schema,
             grammar_schema=recommend_grammar_schema([c.product.id for c in candidates], k),
@@ -217,11 +286,13 @@ class RecommendPipeline:
         completion: Completion | None = None
         output: RecommendOutput | None = None
         failed: list[str] = []
+        usage = _Usage()
         try:
             completion = self._chain.complete(chat)
             self._count_call(completion)
+            usage.add(completion)
             failed = list(completion.fallback_from)
-            output = self._validated(completion, chat, k, language)
+            output = self._validated(completion, chat, k, language, usage)
             if output is None:
                 failed.append(f"{completion.provider}:InvalidOutput")
         except AllProvidersFailed as exc:
@@ -231,7 +302,8 @@ class RecommendPipeline:
                 raise ServiceUnavailable(str(exc), deadline_exceeded=exc.deadline_exceeded) from exc
             log.warning("all providers failed; answering from retrieval", extra={"error": str(exc)})
         if output is None or completion is None:
-            return self._degraded(request, filters, language, candidates, started, failed=failed)
+            degraded = self._degraded(request, filters, language, candidates, started, failed=failed)
+            return Outcome(degraded.payload, degraded.llm_ms, False, usage.tokens_in, usage.tokens_out)
         fixed = reconcile(output, candidates, request.k, filters, language)
         payload = self._payload(
             [item.model_dump() for item in fixed.items],
@@ -242,7 +314,13 @@ class RecommendPipeline:
             fallback_from=completion.fallback_from,
             invalid_ids=fixed.invalid_ids,
         )
-        return Outcome(payload=payload, llm_ms=(time.monotonic() - started) * 1000, cacheable=True)
+        return Outcome(
+            payload=payload,
+            llm_ms=(time.monotonic() - started) * 1000,
+            cacheable=True,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+        )
 
     def _degraded(
         self,
@@ -267,7 +345,9 @@ class RecommendPipeline:
         )
         return Outcome(payload=payload, llm_ms=(time.monotonic() - started) * 1000, cacheable=False)
 
-    def _validated(self, completion: Completion, chat: ChatRequest, k: int, language: str) -> RecommendOutput | None:
+    def _validated(
+        self, completion: Completion, chat: ChatRequest, k: int, language: str, usage: _Usage
+    ) -> RecommendOutput | None:
         """Parse (with one repair), then re-ask once; None when the model still does not comply."""
         try:
             parsed = parse_output(completion.text, RecommendOutput, provider=completion.provider)
@@ -280,21 +360,11 @@ class RecommendPipeline:
         reask = self._renderer.render_message(
             ENDPOINT, "reask", problem=problem, k=k, language_name=language_name(language)
         )
-        retry = ChatRequest(
-            messages=chat.messages
-            + ({"role": "assistant", "content": completion.text[:4000]}, {"role": "user", "content": reask}),
-            schema_name=chat.schema_name,
-            schema=chat.schema,
-            grammar_schema=chat.grammar_schema,
-            deadline=chat.deadline,
-            temperature=chat.temperature,
-            max_tokens=chat.max_tokens,
-            endpoint=chat.endpoint,
-            model=chat.model,
-        )
+        retry = chat.follow_up(completion.text, reask)
         try:
             second = self._chain.complete(retry)
             self._count_call(second)
+            usage.add(second)
             return parse_output(second.text, RecommendOutput, provider=second.provider).value
         except ProviderError as exc:
             self._metrics.invalid_output.labels("failed").inc()
@@ -304,7 +374,9 @@ class RecommendPipeline:
     def _count_call(self, completion: Completion) -> None:
         self._metrics.llm_call(completion.provider, completion.model, "ok", completion.tokens_in, completion.tokens_out)
         for failed in completion.fallback_from:
-            self._metrics.fallbacks.labels(failed.split(":")[0], completion.provider).inc()
+            name, _, kind = failed.partition(":")
+            self._metrics.llm_call(name, "", kind or "error")
+            self._metrics.fallback(name, completion.provider)
 
     def _count_failures(self, exc: AllProvidersFailed) -> None:
         for name, failure in exc.failures:
@@ -341,13 +413,20 @@ class RecommendPipeline:
         llm_ms: float,
         *,
         cached: bool,
+        understood: dict[str, Any] | None,
+        trace: RequestTrace,
     ) -> RecommendResponse:
         total_ms = (time.monotonic() - started) * 1000
+        trace.provider = payload["provider"]
+        trace.model = payload["model"]
+        trace.cached = cached
+        trace.degraded = payload["degraded"]
         return RecommendResponse.model_validate(
             {
                 **payload,
                 "request_id": request_id,
                 "cached": cached,
+                "understood": understood,
                 "timings_ms": {"retrieval": round(retrieval_ms, 3), "llm": round(llm_ms, 3), "total": round(total_ms, 3)},
             }
         )

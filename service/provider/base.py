@@ -7,6 +7,7 @@ exceptions are translated at the provider boundary.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -34,6 +35,11 @@ class ChatRequest:
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
+
+    def follow_up(self, previous: str, message: str, *, previous_chars: int = 4000) -> ChatRequest:
+        """This conversation continued with the model's previous reply and a new user message (re-ask, regenerate)."""
+        turns = ({"role": "assistant", "content": previous[:previous_chars]}, {"role": "user", "content": message})
+        return dataclasses.replace(self, messages=self.messages + turns)
 
 
 @dataclass

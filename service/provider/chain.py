@@ -1,16 +1,25 @@
 """Try providers in order until one answers within the request's deadline.
 
 The chain is itself a provider: it returns the first answer and records, in
-``Completion.fallback_from``, which providers failed before it and how.
+``Completion.fallback_from``, which providers failed before it and how. Each link
+may have a circuit breaker (skip a provider that keeps failing) and a reserve: the
+time kept back from earlier links so that this one can still answer before the
+deadline (a local model on CPU needs seconds; a hung upstream must not eat them).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from service.errors import ProviderError, ProviderUnavailable
 from service.provider.base import ChatRequest, Completion, Provider
+from service.provider.breaker import CircuitBreaker
+
+MIN_SHARE_S = 1.0  # an earlier provider is never left less than this by the reserves of later ones
 
 
 class AllProvidersFailed(ProviderError):
@@ -23,29 +32,45 @@ class AllProvidersFailed(ProviderError):
         self.deadline_exceeded = deadline_exceeded
 
 
+@dataclass(frozen=True)
+class Link:
+    provider: Provider
+    breaker: CircuitBreaker | None = None
+    reserve_s: float = 0.0
+
+
 class ProviderChain:
     """Providers in order of preference; the first to answer wins."""
 
     name = "chain"
 
-    def __init__(self, providers: Sequence[Provider]) -> None:
-        self.providers = list(providers)
+    def __init__(self, links: Sequence[Link | Provider]) -> None:
+        self.links = [link if isinstance(link, Link) else Link(link) for link in links]
+
+    @property
+    def providers(self) -> list[Provider]:
+        return [link.provider for link in self.links]
 
     @property
     def primary(self) -> str | None:
-        return self.providers[0].name if self.providers else None
+        return self.links[0].provider.name if self.links else None
 
     def fingerprint(self, endpoint: str) -> str:
         """What identifies the chain's answers in cache keys: names and models, in order."""
         parts = []
         for provider in self.providers:
             info = provider.describe()
-            model = info.get(f"{endpoint}_model") or info.get("model", "")
-            parts.append(f"{provider.name}:{model}:{info.get('response_format', '')}")
+            parts.append(f"{provider.name}:{info.get('model', '')}:{info.get('response_format', '')}")
         return ">".join(parts)
 
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "providers": [p.describe() for p in self.providers]}
+    def describe(self) -> list[dict[str, Any]]:
+        """Each provider's description with its breaker's state, for /readyz."""
+        out = []
+        for link in self.links:
+            info = dict(link.provider.describe())
+            info["breaker"] = link.breaker.describe() if link.breaker else None
+            out.append(info)
+        return out
 
     def complete(self, request: ChatRequest) -> Completion:
         """The first provider's answer that arrives in time.
@@ -53,15 +78,33 @@ class ProviderChain:
         :raises AllProvidersFailed: when none could answer.
         """
         failures: list[tuple[str, ProviderError]] = []
-        for provider in self.providers:
-            if request.remaining() <= 0:
-                failures.append((provider.name, ProviderUnavailable("deadline passed", provider=provider.name)))
+        for position, link in enumerate(self.links):
+            name = link.provider.name
+            remaining = request.remaining()
+            if remaining <= 0:
+                failures.append((name, ProviderUnavailable("deadline passed", provider=name)))
+                continue
+            verdict = link.breaker.admit(trial_ttl_s=remaining) if link.breaker else "call"
+            if verdict == "skip":
+                failures.append((name, ProviderUnavailable("circuit breaker open", provider=name)))
                 continue
             try:
-                completion = provider.complete(request)
+                completion = link.provider.complete(self._share(request, position))
             except ProviderError as exc:
-                failures.append((provider.name, exc))
+                if link.breaker:
+                    link.breaker.record(exc, trial=verdict == "trial")
+                failures.append((name, exc))
                 continue
-            completion.fallback_from = [f"{name}:{exc.kind}" for name, exc in failures]
+            if link.breaker:
+                link.breaker.record(None, trial=verdict == "trial")
+            completion.fallback_from = [f"{failed}:{exc.kind}" for failed, exc in failures]
             return completion
         raise AllProvidersFailed(failures, deadline_exceeded=request.remaining() <= 0)
+
+    def _share(self, request: ChatRequest, position: int) -> ChatRequest:
+        """The request with a deadline that keeps back the later providers' reserves."""
+        reserve = sum(link.reserve_s for link in self.links[position + 1 :])
+        if not reserve:
+            return request
+        deadline = max(request.deadline - reserve, min(request.deadline, time.monotonic() + MIN_SHARE_S))
+        return dataclasses.replace(request, deadline=deadline)

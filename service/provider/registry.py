@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+
+import redis
 
 from service.ops.metrics import Metrics
 from service.provider.base import Provider
-from service.provider.chain import ProviderChain
+from service.provider.breaker import BreakerPolicy, BreakerStore, CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
+from service.provider.chain import Link, ProviderChain
 from service.provider.openai_compat import OpenAIProvider
 from service.provider.retry import RetryPolicy
-from service.settings import Settings
+from service.settings import ExtraProvider, Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,20 @@ def _openai(settings: Settings, metrics: Metrics) -> Provider:
     )
 
 
+def _extra(name: str, spec: ExtraProvider, settings: Settings, metrics: Metrics) -> Provider:
+    return OpenAIProvider(
+        name=name,
+        model=spec.model,
+        api_key=spec.api_key.get_secret_value() if spec.api_key else None,
+        base_url=spec.base_url,
+        timeout_s=spec.timeout_s,
+        retry=RetryPolicy(retries=settings.retries, max_wait_s=settings.retry_max_wait_s),
+        response_format=spec.response_format,
+        max_tokens_param=settings.max_tokens_param,
+        on_retry=metrics.retry,
+    )
+
+
 def _local(settings: Settings, metrics: Metrics) -> Provider:
     # Imported here: torch and transformers are heavy and only needed when the chain has a local model.
     from service.provider.local import LocalProvider
@@ -36,15 +52,31 @@ def _local(settings: Settings, metrics: Metrics) -> Provider:
     return LocalProvider.from_settings(settings, metrics=metrics)
 
 
-FACTORIES: dict[str, Callable[[Settings, Metrics], Provider]] = {"openai": _openai, "local": _local}
+def build_provider(name: str, settings: Settings, metrics: Metrics) -> tuple[Provider, float]:
+    """The provider called ``name`` and the time to keep back for it from earlier providers."""
+    if name == "openai":
+        return _openai(settings, metrics), 0.0
+    if name == "local":
+        return _local(settings, metrics), settings.local_reserve_s
+    spec = settings.extra_providers[name]
+    return _extra(name, spec, settings, metrics), spec.reserve_s
 
 
-def build_chain(settings: Settings, metrics: Metrics) -> ProviderChain:
-    """The providers of ``SHOPGUIDE_PROVIDERS`` in order. One that cannot be built is left out, loudly."""
-    providers: list[Provider] = []
+def build_chain(settings: Settings, metrics: Metrics, client: redis.Redis | None = None) -> ProviderChain:
+    """The providers of ``SHOPGUIDE_PROVIDERS`` in order, each behind a circuit breaker.
+
+    Breaker state lives in Redis when ``client`` is given (shared by every worker), else in this
+    process. A provider that cannot be built is left out, loudly.
+    """
+    store: BreakerStore = RedisBreakerStore(client, settings.cache_prefix) if client else MemoryBreakerStore()
+    policy = BreakerPolicy(settings.breaker_failures, settings.breaker_cooldown_s, settings.breaker_max_cooldown_s)
+    links: list[Link] = []
     for name in settings.provider_chain:
         try:
-            providers.append(FACTORIES[name](settings, metrics))
+            provider, reserve = build_provider(name, settings, metrics)
         except ImportError as exc:
             log.error("provider %s unavailable (missing dependency: %s); install shopguide[local]", name, exc)
-    return ProviderChain(providers)
+            continue
+        breaker = CircuitBreaker(name, store, policy, on_change=metrics.breaker_state)
+        links.append(Link(provider, breaker, reserve))
+    return ProviderChain(links)

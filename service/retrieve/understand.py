@@ -702,9 +702,12 @@ def merge_filters(
 ) -> Filters:
     """The filters to retrieve with: fields the client sent win; the shopper's words fill the others.
 
-    ``explicit_fields`` is ``filters.model_fields_set`` of the request. Understood price bounds are not
-    used when they are in another currency than ``catalog_currency`` (there is no conversion), nor when
-    they contradict an explicit bound. Exclusions and cheap/premium are not filters and are not merged.
+    ``explicit_fields`` is ``filters.model_fields_set`` of the request. ``catalog_currency`` is the one
+    currency of a single-currency catalog (None for a mixed one). Understood price bounds are not used
+    when they are in another currency than a single-currency catalog's (there is no conversion), nor when
+    they contradict an explicit bound; in a mixed catalog, a bound stated in a currency also restricts the
+    answer to products priced in it. What the shopper ruled out becomes ``exclude_terms`` and
+    ``exclude_brands``; cheap/premium stay preferences, not filters.
     """
     data = explicit.model_dump()
     currency_ok = not (
@@ -720,8 +723,16 @@ def merge_filters(
         if data["price_min"] is not None and data["price_max"] is not None and data["price_min"] > data["price_max"]:
             for name in taken:
                 data[name] = getattr(explicit, name)
+            taken = []
+        if taken and understood.currency and not catalog_currency and "currency" not in explicit_fields:
+            data["currency"] = understood.currency
     for name in ("category", "brand", "in_stock"):
         value = getattr(understood, name)
         if name not in explicit_fields and value is not None:
             data[name] = value
+    for name in ("exclude_terms", "exclude_brands"):
+        if name not in explicit_fields and getattr(understood, name):
+            data[name] = list(getattr(understood, name))
+    if data["brand"] and "brand" in explicit_fields:  # the client's brand wins over a brand the words ruled out
+        data["exclude_brands"] = [b for b in data["exclude_brands"] if b.casefold() != data["brand"].casefold()]
     return Filters.model_validate(data)

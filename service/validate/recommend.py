@@ -19,6 +19,17 @@ class Filters(StrictModel):
     category: str | None = Field(None, max_length=200, description="Category prefix, e.g. Clothing/Outerwear.")
     brand: str | None = Field(None, max_length=200)
     in_stock: bool = Field(True, description="Only products in stock (default true).")
+    currency: str | None = Field(
+        None, pattern=r"^[A-Z]{3}$", description="Only products priced in this ISO currency (price bounds are in it)."
+    )
+    exclude_brands: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=20, description="Brands to leave out (case-insensitive)."
+    )
+    exclude_terms: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Leave out products whose title, category or tags hold every word of one of these phrases.",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> Filters:

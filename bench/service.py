@@ -1,0 +1,176 @@
+"""Service overhead under gunicorn against a loopback upstream with a fixed latency.
+
+    python -m bench.service [--latency 0.2] [--duration 10] [--clients 1,16,64]
+
+Starts, each in its own process: the scripted OpenAI-compatible upstream
+(``tests.support.openai_upstream``, answering like a model that follows the prompt
+after ``--latency`` seconds), and ``shopguide serve`` (gunicorn, threaded workers)
+pointed at it, with the answer cache in the real Redis under a fresh key prefix.
+Load comes from ``wrk`` (``apt-get install wrk``), which costs far less CPU than a
+Python client on a 2-core box.
+
+Reported per client count:
+- upstream alone: the fake upstream's own latency above its fixed delay, driven directly;
+- cache miss: every request is a new query, so each one waits for the upstream;
+  overhead = latency - fixed upstream delay (a constant shift, so percentiles subtract);
+- cache hit: requests cycle through queries answered beforehand.
+Results go to ``bench/results/service.json``; a markdown table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+WRK = ROOT / "bench" / "wrk"
+RESULTS = ROOT / "bench" / "results"
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+HIT_QUERIES = 10  # bench/wrk/recommend.lua cycles through this many queries
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_upstream(latency: float) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.openai_upstream", "--port", "0", "--latency", str(latency),
+         "--reply-fn", "tests.support.picks:pick_first_k"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline().strip()  # "listening <base_url>"
+    if not line.startswith("listening "):
+        raise SystemExit(f"upstream did not start: {line!r}")
+    return proc, line.split(" ", 1)[1]
+
+
+def start_service(base_url: str, port: int, prefix: str, workers: int, threads: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": base_url,
+        "OPENAI_API_KEY": "sk-bench",
+        "SHOPGUIDE_PROVIDERS": "openai",
+        "REDIS_URL": REDIS_URL,
+        "SHOPGUIDE_CACHE_PREFIX": prefix,
+        "SHOPGUIDE_WORKERS": str(workers),
+        "SHOPGUIDE_THREADS": str(threads),
+        "SHOPGUIDE_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("shopguide did not become ready")
+
+
+def wrk(url: str, script: Path, clients: int, duration: float, *args: str) -> dict:
+    cmd = ["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{int(duration)}s", "--timeout", "10s", "-s", str(script), url]
+    if args:
+        cmd += ["--", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    stats = json.loads(out.strip().splitlines()[-1])
+    stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
+    return stats
+
+
+def warm_hits(port: int) -> None:
+    """Answer the queries the hit run cycles through, so they are cached."""
+    for _ in range(2):
+        proc = subprocess.run(
+            ["wrk", "-t1", "-c1", f"-d{max(2, HIT_QUERIES * 0.25):.0f}s", "-s", str(WRK / "recommend.lua"),
+             f"http://127.0.0.1:{port}", "--", "hit"],
+            capture_output=True, text=True, check=True,
+        )
+        assert proc.returncode == 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--clients", default="1,16,64")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=64)
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        raise SystemExit("bench.service needs wrk: apt-get install wrk")
+    clients = [int(c) for c in args.clients.split(",")]
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    upstream, base_url = start_upstream(args.latency)
+    port = free_port()
+    service = start_service(base_url, port, prefix, args.workers, args.threads)
+    fixed_ms = args.latency * 1000
+    rows = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wrk(url, WRK / "recommend.lua", 16, 3, "miss", "warm")  # warm-up: connections, jieba, the SDK's pools
+        for c in clients:
+            up = wrk(base_url.removesuffix("/v1") + "/v1/chat/completions", WRK / "upstream.lua", c, args.duration)
+            miss = wrk(url, WRK / "recommend.lua", c, args.duration, "miss", f"r{c}")
+            rows.append(
+                {
+                    "clients": c,
+                    "upstream_self_p50_ms": up["p50_us"] / 1000 - fixed_ms,
+                    "upstream_self_p99_ms": up["p99_us"] / 1000 - fixed_ms,
+                    "upstream_rps": up["rps"],
+                    "miss_overhead_p50_ms": miss["p50_us"] / 1000 - fixed_ms,
+                    "miss_overhead_p99_ms": miss["p99_us"] / 1000 - fixed_ms,
+                    "miss_rps": miss["rps"],
+                    "miss_errors": miss["errors"],
+                    "ideal_rps": c / args.latency,
+                }
+            )
+        warm_hits(port)
+        for row in rows:
+            hit = wrk(url, WRK / "recommend.lua", row["clients"], args.duration, "hit")
+            row.update(hit_p50_ms=hit["p50_us"] / 1000, hit_p99_ms=hit["p99_us"] / 1000, hit_rps=hit["rps"],
+                       hit_errors=hit["errors"])
+    finally:
+        service.terminate()
+        upstream.terminate()
+        service.wait(timeout=60)
+        upstream.wait(timeout=10)
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+
+    machine = f"{platform.node()} · {os.cpu_count()} CPUs · {platform.processor() or platform.machine()} · Python {platform.python_version()}"
+    result = {"bench": "service", "machine": machine, "latency_s": args.latency, "duration_s": args.duration,
+              "workers": args.workers, "threads": args.threads, "rows": rows, "date": time.strftime("%Y-%m-%d")}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "service.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nmachine: {machine}; upstream latency {fixed_ms:.0f} ms; gunicorn {args.workers} workers x {args.threads} threads\n")
+    print("| clients | upstream self p50/p99 ms | miss overhead p50 ms | miss overhead p99 ms | miss req/s (ideal) | hit p50 ms | hit p99 ms | hit req/s | errors |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['clients']} | {r['upstream_self_p50_ms']:.2f} / {r['upstream_self_p99_ms']:.2f} "
+            f"| {r['miss_overhead_p50_ms']:.2f} | {r['miss_overhead_p99_ms']:.2f} | {r['miss_rps']:.0f} ({r['ideal_rps']:.0f}) "
+            f"| {r['hit_p50_ms']:.2f} | {r['hit_p99_ms']:.2f} | {r['hit_rps']:.0f} | {r['miss_errors'] + r['hit_errors']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""gunicorn configuration for production: ``gunicorn -c deploy/gunicorn.conf.py``.
+
+Every option comes from shopguide's settings (environment variables), the same
+way ``shopguide serve`` reads them; a bad value stops the master before it forks.
+Prometheus multi-process mode is set up here, in the master, before workers fork.
+"""
+
+from service.ops.gunicorn import gunicorn_options, metrics_hooks, prepare_metrics_dir
+from service.settings import load_settings
+
+_settings = load_settings()
+_metrics_dir, _temporary = prepare_metrics_dir(_settings)
+_hooks = metrics_hooks(_metrics_dir, _temporary)
+
+wsgi_app = "service:create_app()"
+globals().update(gunicorn_options(_settings))
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201
+    _hooks["child_exit"](server, worker)
+
+
+def on_exit(server):  # noqa: ANN001, ANN201
+    _hooks["on_exit"](server)

@@ -1,0 +1,103 @@
+"""All copy checks for one variant, and their roll-up over several variants."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from service.catalog.product import Product
+from service.copywriting.channels import ChannelLimits, check_length
+from service.copywriting.compliance import ComplianceRules, has_certification
+from service.copywriting.grounding import ProductFacts, product_facts, unsupported_claims
+from service.copywriting.schema import CopyChecks, CopyVariant
+from service.copywriting.terms import TermMatcher, dedupe, find_banned
+
+
+def keyword_coverage(text: str, keywords: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(covered, missing) keywords, as given; case-insensitive and NFKC-normalized.
+
+    A Latin keyword must start a word but may be inflected (``jacket`` covers
+    ``jackets``); a Chinese keyword matches as a substring.
+    """
+    covered: list[str] = []
+    missing: list[str] = []
+    for keyword in dedupe(k for k in keywords if k and k.strip()):
+        found = TermMatcher((keyword,), right_boundary=False).hits(text)
+        (covered if found else missing).append(keyword)
+    return covered, missing
+
+
+def check_variant(
+    variant: CopyVariant,
+    product: Product | ProductFacts,
+    *,
+    limits: ChannelLimits | None = None,
+    keywords: Sequence[str] = (),
+    banned_words: Sequence[str] = (),
+    compliance: ComplianceRules | None = None,
+) -> CopyChecks:
+    """Run every check on one variant. ``limits``/``compliance`` None skip those checks.
+
+    The product's brand is never a compliance hit (a brand named 永久 is no claim).
+    """
+    facts = product if isinstance(product, ProductFacts) else product_facts(product)
+    text = variant.text()
+    banned = find_banned(text, banned_words)
+    compliance_hits: list[str] = []
+    if compliance is not None:
+        compliance_hits = compliance.find(
+            text, certified=has_certification(facts.product), allow=(facts.product.brand,)
+        )
+    covered, missing = keyword_coverage(text, keywords)
+    length_problems = check_length(variant, limits) if limits is not None else []
+    return CopyChecks(
+        banned_words_ok=not banned,
+        banned_hits=banned,
+        compliance_hits=compliance_hits,
+        keywords_covered=covered,
+        keywords_missing=missing,
+        unsupported_claims=unsupported_claims(text, facts),
+        length_ok=not length_problems,
+        length_problems=length_problems,
+    )
+
+
+def check_variants(
+    variants: Sequence[CopyVariant],
+    product: Product | ProductFacts,
+    *,
+    limits: ChannelLimits | None = None,
+    keywords: Sequence[str] = (),
+    banned_words: Sequence[str] = (),
+    compliance: ComplianceRules | None = None,
+) -> list[CopyChecks]:
+    """:func:`check_variant` for each variant, reading the product data once."""
+    facts = product if isinstance(product, ProductFacts) else product_facts(product)
+    return [
+        check_variant(
+            v, facts, limits=limits, keywords=keywords, banned_words=banned_words, compliance=compliance
+        )
+        for v in variants
+    ]
+
+
+def aggregate(checks: Sequence[CopyChecks]) -> CopyChecks:
+    """The worst case over several variants.
+
+    Hits, claims and missing keywords are unions (first appearance kept); a
+    keyword is covered only when every variant covers it; the ``*_ok`` flags
+    hold only when they hold for every variant; length problems are prefixed
+    with ``variant <i>: ``. No checks at all aggregate to a clean report.
+    """
+    if not checks:
+        return CopyChecks()
+    covered = [k for k in checks[0].keywords_covered if all(k in c.keywords_covered for c in checks)]
+    return CopyChecks(
+        banned_words_ok=all(c.banned_words_ok for c in checks),
+        banned_hits=dedupe(h for c in checks for h in c.banned_hits),
+        compliance_hits=dedupe(h for c in checks for h in c.compliance_hits),
+        keywords_covered=covered,
+        keywords_missing=dedupe(k for c in checks for k in c.keywords_missing),
+        unsupported_claims=dedupe(u for c in checks for u in c.unsupported_claims),
+        length_ok=all(c.length_ok for c in checks),
+        length_problems=[f"variant {i}: {p}" for i, c in enumerate(checks) for p in c.length_problems],
+    )

@@ -1,0 +1,31 @@
+"""Copy jobs from settings: RQ over Redis when ``REDIS_URL`` is set, else a thread pool in this process."""
+
+from __future__ import annotations
+
+import redis
+
+from service.bulk.limiter import AdaptiveLimiter
+from service.bulk.throttle import throttle
+from service.jobs.inline import ThreadDispatcher
+from service.jobs.rq_backend import RQDispatcher
+from service.jobs.service import CopyJobs, Dispatcher
+from service.jobs.store import JobStore, MemoryJobStore, RedisJobStore
+from service.jobs.work import ChunkWorker
+from service.pipeline.copy import CopyPipeline
+from service.settings import Settings
+
+
+def build_copy_jobs(settings: Settings, pipeline: CopyPipeline) -> CopyJobs:
+    """The job service the API uses; with Redis, ``shopguide worker`` processes run the chunks."""
+    store: JobStore
+    dispatcher: Dispatcher
+    if settings.redis_url:
+        connection = redis.Redis.from_url(settings.redis_url)
+        redis_store = RedisJobStore(connection, settings.cache_prefix)
+        store, dispatcher = redis_store, RQDispatcher(connection, redis_store)
+    else:
+        store = MemoryJobStore()
+        limiter = AdaptiveLimiter(settings.copy_concurrency)
+        bulk = pipeline.with_chain(throttle(pipeline.chain, limiter))
+        dispatcher = ThreadDispatcher(ChunkWorker(bulk, store, concurrency=settings.copy_concurrency))
+    return CopyJobs(catalog=pipeline.catalog, store=store, dispatcher=dispatcher, chunk_size=settings.copy_job_chunk_size)

@@ -1,0 +1,305 @@
+"""Access control: scopes declared on routes, 401/403/200, rate limits, CORS, the OpenAPI security scheme."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from service.api.guard import route_scopes
+from service.api.health import ENDPOINTS as HEALTH
+from service.api.openapi import Endpoint
+from service.api.ops import ENDPOINTS as OPS
+from service.api.recommend import ENDPOINTS as RECOMMEND
+from service.ops.auth import KeyRing, hash_key, new_key
+from service.settings import parse_api_keys
+from tests import ops_support
+
+REPO = Path(__file__).resolve().parent.parent
+KEYS = {name: f"sg_test_{name}_{uuid.uuid4().hex}" for name in ("shop", "writer", "ops", "all")}
+SCOPES = {"shop": "recommend", "writer": "copy", "ops": "ops", "all": "recommend+copy+ops"}
+ENTRIES = ",".join(f"{n}:{hash_key(k)}:{SCOPES[n]}" for n, k in KEYS.items())
+BODY = {"query": "gaming laptop"}
+
+
+def keyed_app(**overrides):  # noqa: ANN201
+    settings = ops_support.settings(api_keys=ENTRIES, **overrides)
+    return ops_support.app(settings, ops_support.ScriptedProvider())
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[name]}"}
+
+
+# -- the key ring -----------------------------------------------------------------------------
+def test_keyring_matches_only_the_exact_key() -> None:
+    ring = KeyRing(parse_api_keys(ENTRIES))
+    assert ring.authenticate(KEYS["shop"]).name == "shop"
+    assert ring.authenticate(KEYS["shop"]).scopes == {"recommend"}
+    assert ring.authenticate(KEYS["shop"] + "x") is None
+    assert ring.authenticate(KEYS["shop"][:-1]) is None
+    assert ring.authenticate("") is None
+    assert ring.authenticate("x" * 10_000) is None
+    assert not ring.open and KeyRing([]).open
+
+
+def test_new_key_entry_round_trips() -> None:
+    key, entry = new_key("storefront", ["recommend", "copy"])
+    assert len(key) > 40
+    parsed = parse_api_keys(entry.entry())
+    assert KeyRing(parsed).authenticate(key).scopes == {"recommend", "copy"}
+    with pytest.raises(ValueError):
+        new_key("x", ["admin"])
+
+
+def test_keys_new_command_prints_a_working_key_and_entry() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "keys", "new", "storefront", "--scopes", "recommend,copy"],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(":", 1) for line in done.stdout.splitlines()[:2])
+    key, entry = lines["key"].strip(), lines["entry"].strip()
+    assert entry == f"storefront:{hash_key(key)}:recommend+copy"
+    assert key not in entry
+
+
+# -- the 401 / 403 / 200 matrix -----------------------------------------------------------------
+ROUTES = [
+    ("POST", "/v1/recommend", "recommend"),
+    ("GET", "/metrics", "ops"),
+    ("GET", "/v1/ops/config", "ops"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
+@pytest.mark.parametrize("who", ["none", "bad", "shop", "writer", "ops", "all"])
+def test_scope_matrix(method: str, path: str, scope: str, who: str) -> None:
+    client = keyed_app().test_client()
+    headers = {} if who == "none" else {"Authorization": "Bearer sg_wrong"} if who == "bad" else bearer(who)
+    response = client.open(path, method=method, json=BODY if method == "POST" else None, headers=headers)
+    if who in ("none", "bad"):
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert response.json["error"]["code"] == "unauthorized"
+        if who == "bad":
+            assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    elif scope in SCOPES[who].split("+"):
+        assert response.status_code == 200, response.data
+    else:
+        assert response.status_code == 403
+        assert response.json["error"]["code"] == "forbidden"
+        assert f'scope="{scope}"' in response.headers["WWW-Authenticate"]
+    assert response.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer ", "bearer " + "x" * 300, "Token abc"])
+def test_malformed_authorization_is_401(header: str) -> None:
+    response = keyed_app().test_client().post("/v1/recommend", json=BODY, headers={"Authorization": header})
+    assert response.status_code == 401
+
+
+def test_scheme_name_is_case_insensitive() -> None:
+    client = keyed_app().test_client()
+    assert client.post("/v1/recommend", json=BODY, headers={"Authorization": "bearer " + KEYS["shop"]}).status_code == 200
+
+
+def test_auth_runs_before_the_body_is_read() -> None:
+    client = keyed_app().test_client()
+    response = client.post("/v1/recommend", data="not json", content_type="text/plain")
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/static/swagger-ui.css"])
+def test_probes_and_docs_stay_open(path: str) -> None:
+    assert keyed_app().test_client().get(path).status_code == 200
+
+
+def test_readyz_tells_the_auth_mode() -> None:
+    assert keyed_app().test_client().get("/readyz").json["auth"] == "keys"
+    open_app = ops_support.app(ops_support.settings(), ops_support.ScriptedProvider())
+    client = open_app.test_client()
+    assert client.get("/readyz").json["auth"] == "open"
+    assert client.post("/v1/recommend", json=BODY).status_code == 200  # open mode: no key needed
+    assert client.get("/metrics").status_code == 200
+
+
+def test_unknown_route_is_404_without_a_key() -> None:
+    assert keyed_app().test_client().get("/nope").status_code == 404
+
+
+# -- declarations -------------------------------------------------------------------------------
+def test_every_route_is_declared() -> None:
+    """A route without an Endpoint record would fall back to the ops scope; none may exist."""
+    app = keyed_app()
+    _, undeclared = route_scopes(app, app.extensions["shopguide_endpoints"])
+    assert undeclared == []
+
+
+def test_scope_defaults_to_the_tag_and_must_be_known() -> None:
+    assert Endpoint("POST", "/v1/copy", "copy", "copy", None).scope == "copy"
+    assert Endpoint("GET", "/x", "x", "ops", None, scope=None).scope is None
+    with pytest.raises(ValueError):
+        Endpoint("POST", "/v1/jobs", "jobs", "jobs", None)
+
+
+def test_undeclared_route_requires_ops() -> None:
+    app = keyed_app()
+    # A route added without an Endpoint record: closed to everyone but ops.
+    app.add_url_rule("/v1/secret", "secret", lambda: "ok")
+    scopes, undeclared = route_scopes(app, HEALTH + RECOMMEND + OPS)
+    assert "GET /v1/secret" in undeclared and scopes[("/v1/secret", "GET")] == "ops"
+
+
+def test_openapi_documents_the_security_scheme() -> None:
+    doc = keyed_app().test_client().get("/openapi.json").json
+    scheme = doc["components"]["securitySchemes"]["apiKey"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    post = doc["paths"]["/v1/recommend"]["post"]
+    assert post["security"] == [{"apiKey": ["recommend"]}]
+    assert {"401", "403", "429"} <= set(post["responses"])
+    assert doc["paths"]["/metrics"]["get"]["security"] == [{"apiKey": ["ops"]}]
+    assert "security" not in doc["paths"]["/healthz"]["get"]
+    assert "/docs/static/{name}" not in doc["paths"]
+
+
+# -- rate limits --------------------------------------------------------------------------------
+def _exhaust(client, headers: dict[str, str], limit: int):  # noqa: ANN001, ANN202
+    for i in range(limit):
+        ok = client.post("/v1/recommend", json=BODY, headers=headers)
+        assert ok.status_code == 200, (i, ok.data)
+    return client.post("/v1/recommend", json=BODY, headers=headers)
+
+
+def test_rate_limit_per_key_in_memory() -> None:
+    client = keyed_app(rate_limit="3/minute").test_client()
+    refused = _exhaust(client, bearer("shop"), 3)
+    assert refused.status_code == 429
+    assert refused.json["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # Another key has its own budget.
+    assert client.post("/v1/recommend", json=BODY, headers=bearer("all")).status_code == 200
+    # Probes are never limited.
+    assert all(client.get("/healthz").status_code == 200 for _ in range(5))
+    metrics = client.get("/metrics", headers=bearer("ops")).get_data(as_text=True)
+    assert 'shopguide_rate_limited_total{scope="recommend"} 1.0' in metrics
+
+
+def test_rate_limit_per_scope_override() -> None:
+    client = keyed_app(rate_limit="100/minute", rate_limit_scopes='{"ops": "2/minute"}').test_client()
+    for _ in range(2):
+        assert client.get("/v1/ops/config", headers=bearer("ops")).status_code == 200
+    assert client.get("/v1/ops/config", headers=bearer("ops")).status_code == 429
+    assert client.post("/v1/recommend", json=BODY, headers=bearer("all")).status_code == 200
+
+
+def test_rate_limit_off() -> None:
+    client = keyed_app(rate_limit="off").test_client()
+    assert client.application.extensions["shopguide_guard"].limiter is None
+    assert all(client.post("/v1/recommend", json=BODY, headers=bearer("shop")).status_code == 200 for _ in range(5))
+
+
+def test_rate_limit_shared_across_apps_through_redis() -> None:
+    """Two app instances (as two workers or pods would be) share one budget in Redis."""
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    url = "redis://127.0.0.1:6379/0"
+    settings = ops_support.settings(api_keys=ENTRIES, rate_limit="4/minute", redis_url=url, cache_prefix=prefix)
+    first = ops_support.app(settings, ops_support.ScriptedProvider()).test_client()
+    second = ops_support.app(settings, ops_support.ScriptedProvider()).test_client()
+    try:
+        for client in (first, second, first, second):
+            assert client.post("/v1/recommend", json=BODY, headers=bearer("shop")).status_code == 200
+        refused = second.post("/v1/recommend", json=BODY, headers=bearer("shop"))
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    finally:
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter(f"*{prefix}*"))
+        if keys:
+            client.delete(*keys)
+
+
+def test_rate_limit_survives_redis_outage() -> None:
+    """An unreachable Redis must not fail requests: the limiter falls back to memory."""
+    settings = ops_support.settings(api_keys=ENTRIES, rate_limit="100/minute", redis_url="redis://127.0.0.1:1/0")
+    client = ops_support.app(settings, ops_support.ScriptedProvider()).test_client()
+    started = time.monotonic()
+    assert client.post("/v1/recommend", json=BODY, headers=bearer("shop")).status_code == 200
+    assert client.post("/v1/recommend", json=BODY, headers=bearer("shop")).status_code == 200
+    assert time.monotonic() - started < 10
+
+
+# -- CORS and body size --------------------------------------------------------------------------
+def test_cors_allows_only_the_configured_origin() -> None:
+    client = keyed_app(cors_origins="https://shop.example").test_client()
+    preflight = client.options(
+        "/v1/recommend",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "Authorization, Content-Type"},
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    actual = client.post("/v1/recommend", json=BODY, headers={**bearer("shop"), "Origin": "https://shop.example"})
+    assert actual.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "X-Shopguide-Provider" in actual.headers["Access-Control-Expose-Headers"]
+    other = client.post("/v1/recommend", json=BODY, headers={**bearer("shop"), "Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_no_cors_by_default() -> None:
+    response = keyed_app().test_client().post(
+        "/v1/recommend", json=BODY, headers={**bearer("shop"), "Origin": "https://shop.example"}
+    )
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_body_size_limit() -> None:
+    client = keyed_app(max_body_bytes=2048).test_client()
+    big = {"query": "x" * 1500, "user": {"profile": "y" * 1000}}
+    response = client.post("/v1/recommend", json=big, headers=bearer("shop"))
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "payload_too_large"
+
+
+# -- the limiter itself ---------------------------------------------------------------------------
+def test_limiter_counts_per_scope_and_client() -> None:
+    from service.ops.ratelimit import RateLimiter
+
+    limiter = RateLimiter({"recommend": "2/second;3/minute", "ops": "off"})
+    assert limiter.backend == "memory"
+    assert [limiter.check("recommend", "key:a") for _ in range(2)] == [None, None]
+    wait = limiter.check("recommend", "key:a")
+    assert wait is not None and 1 <= wait <= 1  # the per-second window is the one breached
+    assert limiter.check("recommend", "key:b") is None
+    assert all(limiter.check("ops", "key:a") is None for _ in range(10))
+    assert limiter.check("copy", "key:a") is None  # a scope without a limit
+
+
+def test_memory_limiter_starts_no_threads_and_sweeps_expired_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from service.ops.ratelimit import RateLimiter, _SweepingMemoryStorage
+
+    limiter = RateLimiter({"recommend": "1000/second"})  # (limits' constructor starts one timer; cancelled)
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self))
+    deadline = time.monotonic() + 0.1
+    while time.monotonic() < deadline:  # well past limits' 10 ms timer period
+        limiter.check("recommend", f"ip:{uuid.uuid4().hex}")
+    assert started == []
+    monkeypatch.setattr(_SweepingMemoryStorage, "SWEEP_EVERY_S", 0.0)
+    storage = limiter._memory.storage
+    assert storage.storage
+    time.sleep(1.1)  # every one-second window has expired
+    limiter.check("recommend", "ip:last")
+    assert list(storage.storage) == [next(iter(storage.storage))]  # only the new counter is left
+
+
+def test_open_mode_has_no_rate_limit() -> None:
+    client = ops_support.app(ops_support.settings(rate_limit="2/minute"), ops_support.ScriptedProvider()).test_client()
+    assert all(client.post("/v1/recommend", json=BODY).status_code == 200 for _ in range(5))

@@ -1,0 +1,179 @@
+"""The server for real: gunicorn subprocesses, multi-process metrics, graceful shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import glob
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.ops.gunicorn import gunicorn_options
+from tests.ops_support import Upstream, sample, wait_for
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port: int, method: str, path: str, body: dict | None = None, timeout: float = 30) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
+        response = conn.getresponse()
+        raw = response.read()
+        ctype = response.getheader("Content-Type", "")
+        return response.status, json.loads(raw) if "json" in ctype else raw.decode()
+    finally:
+        conn.close()
+
+
+def up(port: int) -> bool:
+    try:
+        return call(port, "GET", "/healthz", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def server_env(upstream: Upstream, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPGUIDE_", "OPENAI_", "REDIS_URL", "PROMETHEUS_"))}
+    env.update(
+        PYTHONPATH=str(REPO),
+        SHOPGUIDE_HOST="127.0.0.1",
+        SHOPGUIDE_PORT=str(port),
+        SHOPGUIDE_WORKERS="2",
+        SHOPGUIDE_THREADS="4",
+        SHOPGUIDE_PROVIDERS="openai",
+        SHOPGUIDE_RETRIES="0",
+        SHOPGUIDE_GRACEFUL_TIMEOUT_S="15",
+        SHOPGUIDE_CACHE_PREFIX=f"t{uuid.uuid4().hex[:12]}",
+        OPENAI_BASE_URL=upstream.url,
+        OPENAI_API_KEY="sk-test-" + uuid.uuid4().hex,
+    )
+    env.update(extra)
+    return env
+
+
+def in_flight_survives_sigterm(proc: subprocess.Popen, port: int, upstream: Upstream) -> None:
+    """Start a slow request, SIGTERM the master while it waits on the upstream: it completes, the server exits 0."""
+    result: dict[str, Any] = {}
+
+    def slow() -> None:
+        result["reply"] = call(port, "POST", "/v1/recommend", {"query": f"down jacket {uuid.uuid4().hex}"})
+
+    before = len(upstream.received)
+    thread = threading.Thread(target=slow)
+    thread.start()
+    wait_for(lambda: len(upstream.received) > before)  # the request is in flight, waiting on the upstream
+    proc.send_signal(signal.SIGTERM)
+    thread.join(timeout=30)
+    status, body = result["reply"]
+    assert status == 200, body
+    assert body["provider"] == "openai" and body["degraded"] is False
+    assert proc.wait(timeout=30) == 0
+    assert not up(port)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_gunicorn_conf_multiprocess_metrics_and_graceful_shutdown(tmp_path: Path) -> None:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"stale")  # a previous run's file is wiped at start
+    port = free_port()
+    with Upstream(delay_s=2.0) as upstream:
+        env = server_env(upstream, port, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "tests.ops_support:create_test_app()"],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for(lambda: up(port) or proc.poll() is not None, timeout_s=60)
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert not (metrics_dir / "counter_999999.db").exists()
+            for _ in range(12):  # separate connections, served by whichever worker accepts
+                assert call(port, "GET", "/healthz")[0] == 200
+            status, text = call(port, "GET", "/metrics")
+            assert status == 200
+            # Both workers' counts are merged, whichever of them answered the scrape.
+            assert sample(text, "shopguide_requests_total", endpoint="/healthz", status="200") >= 12
+            pids = {Path(f).stem.split("_")[-1] for f in glob.glob(str(metrics_dir / "counter_*.db"))}
+            assert len(pids) == 2  # one file per worker
+            assert glob.glob(str(metrics_dir / "gauge_livesum_*.db"))
+            in_flight_survives_sigterm(proc, port, upstream)
+        finally:
+            stop(proc)
+    # child_exit dropped the dead workers' live gauges; their counters stay for the totals.
+    assert glob.glob(str(metrics_dir / "gauge_livesum_*.db")) == []
+    assert len(glob.glob(str(metrics_dir / "counter_*.db"))) == 2
+
+
+def test_shopguide_serve_graceful_shutdown_and_temporary_metrics_dir(tmp_path: Path) -> None:
+    port = free_port()
+    code = (
+        "from service.cli.serve import serve; from service.settings import load_settings; "
+        "from tests.ops_support import create_test_app_from; serve(load_settings(), create_test_app_from)"
+    )
+    with Upstream(delay_s=2.0) as upstream:
+        env = server_env(upstream, port, TMPDIR=str(tmp_path))
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: up(port) or proc.poll() is not None, timeout_s=60)
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            (made,) = glob.glob(str(tmp_path / "shopguide-metrics-*"))
+            assert glob.glob(os.path.join(made, "counter_*.db"))
+            status, text = call(port, "GET", "/metrics")
+            assert status == 200 and "shopguide_requests_total" in text
+            in_flight_survives_sigterm(proc, port, upstream)
+        finally:
+            stop(proc)
+    assert glob.glob(str(tmp_path / "shopguide-metrics-*")) == []  # removed by the master on exit
+
+
+def test_serve_refuses_bad_configuration_before_forking() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPGUIDE_")}
+    done = subprocess.run([sys.executable, "-m", "service", "serve"], cwd=REPO, capture_output=True, text=True,
+                          env={**env, "SHOPGUIDE_WORKERS": "zero"}, timeout=60)
+    assert done.returncode == 2 and "SHOPGUIDE_WORKERS" in done.stderr
+
+
+@pytest.mark.parametrize(("providers", "workers"), [("openai", 2), ("local", 1), ("openai,local", 2)])
+def test_gunicorn_options(providers: str, workers: int) -> None:
+    from service.settings import load_settings
+
+    settings = load_settings(
+        providers=providers, graceful_timeout_s=42, deadline_s=20, redis_url="redis://127.0.0.1:6379/0"
+    )
+    options = gunicorn_options(settings)
+    assert options["workers"] == workers and options["worker_class"] == "gthread"
+    assert options["graceful_timeout"] == 42 and options["timeout"] > 20
+
+
+def test_default_workers_follow_the_primary_provider_and_redis() -> None:
+    from service.ops.gunicorn import default_workers
+    from service.settings import load_settings
+
+    assert default_workers(load_settings(providers="local")) == 1
+    assert default_workers(load_settings(providers="openai,local")) == 1  # no Redis: one process holds the state
+    assert default_workers(load_settings(providers="openai,local", redis_url="redis://127.0.0.1:6379/0")) == 2
+    assert default_workers(load_settings(providers="local", redis_url="redis://127.0.0.1:6379/0")) == 1
+    assert default_workers(load_settings(workers=3)) == 3

@@ -1,0 +1,172 @@
+"""The provider chain's fault walk: the real OpenAI provider against the scripted upstream, then a fallback."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from service.errors import ProviderUnavailable
+from service.ops.metrics import Metrics
+from service.output.schema import RECOMMEND_SCHEMA_NAME, recommend_schema
+from service.provider.base import ChatRequest, Completion
+from service.provider.breaker import BreakerPolicy, CircuitBreaker, MemoryBreakerStore
+from service.provider.chain import AllProvidersFailed, Link, ProviderChain
+from service.provider.openai_compat import OpenAIProvider
+from service.provider.registry import build_chain
+from service.provider.retry import RetryPolicy
+from service.settings import load_settings
+from tests.support.openai_upstream import hang, reply, status
+
+ANSWER = '{"items": [], "summary": "from the fallback"}'
+
+
+class StandIn:
+    """A second provider that answers (or fails) on demand and records the deadlines it was given."""
+
+    def __init__(self, name="local", error=None, seconds=0.0):
+        self.name, self.error, self.seconds = name, error, seconds
+        self.calls: list[float] = []
+
+    def complete(self, request: ChatRequest) -> Completion:
+        self.calls.append(request.deadline)
+        if self.error:
+            raise self.error
+        time.sleep(self.seconds)
+        return Completion(text=ANSWER, provider=self.name, model="stand-in")
+
+    def describe(self):
+        return {"name": self.name, "model": "stand-in"}
+
+
+def hosted(upstream, **kwargs):
+    return OpenAIProvider(
+        model="m",
+        base_url=upstream.base_url,
+        api_key="k",
+        timeout_s=kwargs.pop("timeout_s", 1.0),
+        retry=RetryPolicy(retries=kwargs.pop("retries", 1), initial_wait_s=0.01, max_wait_s=0.05, jitter_s=0),
+    )
+
+
+def chat(deadline_s=5.0):
+    return ChatRequest(
+        messages=({"role": "user", "content": "u"},),
+        schema_name=RECOMMEND_SCHEMA_NAME,
+        schema=recommend_schema(),
+        deadline=time.monotonic() + deadline_s,
+    )
+
+
+def with_breaker(provider, store, **policy):
+    return CircuitBreaker(provider.name, store, BreakerPolicy(**{"failures": 2, "cooldown_s": 0.5, **policy}))
+
+
+def test_upstream_500_then_the_local_provider_answers(upstream):
+    upstream.default(status(500))
+    local = StandIn()
+    completion = ProviderChain([hosted(upstream), local]).complete(chat())
+    assert completion.provider == "local"
+    assert completion.fallback_from == ["openai:RetryableProviderError"]
+    assert upstream.calls == 2  # first attempt + one retry, then the chain moved on
+
+
+def test_upstream_timeout_leaves_the_local_provider_time_within_the_deadline(upstream):
+    upstream.default(hang())
+    local = StandIn(seconds=0.3)
+    chain = ProviderChain([Link(hosted(upstream, timeout_s=30, retries=3)), Link(local, reserve_s=1.0)])
+    started = time.monotonic()
+    completion = chain.complete(chat(deadline_s=2.5))
+    elapsed = time.monotonic() - started
+    assert completion.provider == "local" and completion.fallback_from == ["openai:UpstreamTimeout"]
+    assert elapsed < 2.5
+    assert local.calls[0] - started >= 1.0  # the local model got its reserve: the deadline it saw was >= 1 s away
+
+
+def test_both_fail(upstream):
+    upstream.default(status(503))
+    with pytest.raises(AllProvidersFailed) as info:
+        ProviderChain([hosted(upstream, retries=0), StandIn(error=ProviderUnavailable("model not loaded"))]).complete(chat())
+    assert [name for name, _ in info.value.failures] == ["openai", "local"]
+    assert not info.value.deadline_exceeded
+
+
+def test_queue_full_moves_on_to_the_next_provider_at_once():
+    full = StandIn(name="local", error=ProviderUnavailable("local model queue full"))
+    spare = StandIn(name="vllm")
+    started = time.monotonic()
+    completion = ProviderChain([full, spare]).complete(chat())
+    assert completion.provider == "vllm" and completion.fallback_from == ["local:ProviderUnavailable"]
+    assert time.monotonic() - started < 0.5
+
+
+def test_breaker_opens_skips_the_upstream_during_cooldown_and_closes_after_recovery(upstream):
+    store = MemoryBreakerStore()
+    primary = hosted(upstream, retries=0)
+    chain = ProviderChain([Link(primary, with_breaker(primary, store)), Link(StandIn())])
+    upstream.default(status(500))
+    for _ in range(2):
+        assert chain.complete(chat()).provider == "local"
+    assert upstream.calls == 2
+    for _ in range(5):  # open: the upstream sees nothing
+        completion = chain.complete(chat())
+        assert completion.provider == "local" and completion.fallback_from == ["openai:ProviderUnavailable"]
+    assert upstream.calls == 2
+    upstream.default(reply(ANSWER))  # the upstream recovers
+    time.sleep(0.6)
+    assert chain.complete(chat()).provider == "openai"  # the trial
+    assert chain.complete(chat()).provider == "openai"  # closed again
+    assert upstream.calls == 4
+
+
+def test_a_failed_trial_keeps_the_breaker_open(upstream):
+    store = MemoryBreakerStore()
+    primary = hosted(upstream, retries=0)
+    chain = ProviderChain([Link(primary, with_breaker(primary, store, cooldown_s=0.3)), Link(StandIn())])
+    upstream.default(status(500))
+    for _ in range(2):
+        chain.complete(chat())
+    time.sleep(0.35)
+    chain.complete(chat())  # the trial fails
+    calls = upstream.calls
+    time.sleep(0.35)  # the first cool-down length is no longer enough: it doubled
+    chain.complete(chat())
+    assert upstream.calls == calls
+
+
+def test_half_open_lets_exactly_one_concurrent_request_through(upstream):
+    store = MemoryBreakerStore()
+    primary = hosted(upstream, retries=0)
+    chain = ProviderChain([Link(primary, with_breaker(primary, store, cooldown_s=0.2)), Link(StandIn())])
+    upstream.default(status(500))
+    for _ in range(2):
+        chain.complete(chat())
+    time.sleep(0.25)
+    upstream.default(reply(ANSWER))
+    upstream.set_latency(0.3)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(chain.complete(chat()).provider)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("openai") == 1 and results.count("local") == 5
+
+
+def test_extra_named_providers_and_breaker_state_from_settings(upstream):
+    settings = load_settings(
+        openai_base_url="http://127.0.0.1:9/v1",
+        providers="openai,backup",
+        extra_providers={"backup": {"base_url": upstream.base_url, "model": "qwen-backup", "api_key": "sk-b"}},
+        retries=0,
+    )
+    chain = build_chain(settings, Metrics())
+    upstream.default(reply(ANSWER))
+    completion = chain.complete(chat())
+    assert completion.provider == "backup" and upstream.chat_requests[0].model == "qwen-backup"
+    assert upstream.chat_requests[0].authorization == "Bearer sk-b"
+    described = chain.describe()
+    assert [d["name"] for d in described] == ["openai", "backup"]
+    assert described[0]["breaker"]["consecutive_failures"] == 1
+    assert described[1]["breaker"]["state"] == "closed"
