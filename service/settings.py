@@ -231,6 +231,13 @@ class Settings(BaseSettings):
     local_threads: int | None = Field(
         None, ge=1, le=256, description="torch CPU threads for the local model (unset: torch's default)."
     )
+    local_candidates: int = Field(
+        6, ge=1, le=50, description="Candidates the local model sees (the top of retrieval; a compact prompt)."
+    )
+    local_max_picks: int = Field(
+        3, ge=1, le=20, description="Most products the local model picks and explains; the rest fill from retrieval."
+    )
+    local_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of the local model.")
 
     # -- marketing copy -------------------------------------------------------------------
     copy_compliance: Literal["default", "off"] = Field(

@@ -96,6 +96,9 @@ BAD_VALUES = {
     "breaker_max_cooldown_s": "-5",
     "local_reserve_s": "-1",
     "copy_compliance": "strict",
+    "local_candidates": "0",
+    "local_max_picks": "0",
+    "local_temperature": "-1",
     "copy_concurrency": "0",
     "copy_job_chunk_size": "0",
 }

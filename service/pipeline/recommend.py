@@ -6,6 +6,7 @@ the timings. It is shared by the HTTP view and the CLI.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -38,7 +39,11 @@ from service.validate.recommend import Filters, RecommendRequest
 log = logging.getLogger(__name__)
 
 ENDPOINT = "recommend"
+COMPACT = "recommend_compact"  # the templates of the compact form for small local models
+LOCAL = "local"
 _DESCRIPTION_CHARS = 280
+LOCAL_REASON_CHARS = 120
+LOCAL_SUMMARY_CHARS = 100
 _MAX_TAGS = 8
 _MAX_ATTRIBUTES = 10
 
@@ -67,9 +72,24 @@ def prompt_facts(candidate: Candidate) -> dict[str, Any]:
     return facts
 
 
+def compact_facts(candidate: Candidate) -> dict[str, Any]:
+    """The few facts a small local model gets: its prompt prefill costs seconds per thousand tokens on a CPU."""
+    product = candidate.product
+    facts: dict[str, Any] = {"id": product.id, "title": product.title}
+    if product.brand:
+        facts["brand"] = product.brand
+    if product.price is not None:
+        facts["price"] = product.price
+        if product.currency:
+            facts["currency"] = product.currency
+    if product.tags:
+        facts["tags"] = list(product.tags[:3])
+    return facts
+
+
 def active_filters(filters: Filters, understood: Understood | None = None) -> dict[str, Any]:
     """The constraints worth telling the model about: set filters, plus what the shopper ruled out or wants."""
-    data = filters.model_dump(exclude_none=True)
+    data = {k: v for k, v in filters.model_dump(exclude_none=True).items() if v != []}
     if data.get("in_stock") is True:
         data.pop("in_stock")
     if understood is not None:
@@ -135,6 +155,8 @@ class RecommendPipeline:
         self._catalog_currency = currencies.pop() if len(currencies) == 1 else None
         self._schema = recommend_schema()
         self.prompt_version = renderer.version(ENDPOINT)
+        # Small local models get a compact form of each request (see ChatRequest.compact).
+        self._compact_version = renderer.version(COMPACT) if LOCAL in settings.provider_chain else None
 
     def run(self, request: RecommendRequest, request_id: str, trace: RequestTrace | None = None) -> RecommendResponse:
         """The whole flow for one request; ``trace`` (when given) receives what the access log reports.
@@ -208,7 +230,7 @@ class RecommendPipeline:
     def _key(self, request: RecommendRequest, filters: Filters, language: str, candidates: list[Candidate]) -> str:
         user = request.user
         parts = {
-            "prompt": self.prompt_version,
+            "prompt": [self.prompt_version, self._compact_version],
             "chain": self._chain.fingerprint(ENDPOINT),
             "model": self._settings.model_for(ENDPOINT),
             "params": [self._settings.temperature, self._settings.max_tokens],
@@ -259,6 +281,41 @@ class RecommendPipeline:
         )
         return rendered.messages
 
+    def _compact_chat(
+        self,
+        request: RecommendRequest,
+        filters: Filters,
+        understood: Understood | None,
+        language: str,
+        candidates: list[Candidate],
+    ) -> ChatRequest:
+        """The request for a small local model: the top candidates, terse facts, fewer picks, greedy decoding.
+
+        Picks it does not make are filled from retrieval order, as for any model that picks fewer than k.
+        """
+        few = candidates[: self._settings.local_candidates]
+        k = max(1, min(request.k, self._settings.local_max_picks, len(few)))
+        rendered = self._renderer.render(
+            COMPACT,
+            query=self._redactor.redact(request.query),
+            k=k,
+            language_name=language_name(language),
+            candidates=[compact_facts(c) for c in few],
+            filters=active_filters(filters, understood),
+        )
+        return ChatRequest(
+            messages=rendered.messages,
+            schema_name=RECOMMEND_SCHEMA_NAME,
+            schema=self._schema,
+            grammar_schema=recommend_grammar_schema(
+                [c.product.id for c in few], k, reason_max_chars=LOCAL_REASON_CHARS, summary_max_chars=LOCAL_SUMMARY_CHARS
+            ),
+            deadline=0.0,  # replaced by the caller's deadline in ChatRequest.for_small_model
+            temperature=self._settings.local_temperature,
+            max_tokens=self._settings.local_max_new_tokens,
+            endpoint=ENDPOINT,
+        )
+
     def _answer(
         self,
         request: RecommendRequest,
@@ -275,13 +332,17 @@ class RecommendPipeline:
         chat = ChatRequest(
             messages=self._messages(request, filters, understood, language, candidates),
             schema_name=RECOMMEND_SCHEMA_NAME,
-            schema=self._schema,
-            grammar_schema=recommend_grammar_schema([c.product.id for c in candidates], k),
+            schema=self._schema,  # hosted providers; a local one constrains its compact form's grammar
             deadline=deadline,
             temperature=self._settings.temperature,
             max_tokens=self._settings.max_tokens,
             endpoint=ENDPOINT,
             model=self._settings.model_for(ENDPOINT),
+            compact=(
+                functools.partial(self._compact_chat, request, filters, understood, language, candidates)
+                if self._compact_version
+                else None
+            ),
         )
         completion: Completion | None = None
         output: RecommendOutput | None = None
@@ -313,6 +374,7 @@ class RecommendPipeline:
             degraded=False,
             fallback_from=completion.fallback_from,
             invalid_ids=fixed.invalid_ids,
+            prompt_version=self._compact_version if completion.provider == LOCAL else None,
         )
         return Outcome(
             payload=payload,
@@ -392,6 +454,7 @@ class RecommendPipeline:
         degraded: bool,
         fallback_from: list[str] | None = None,
         invalid_ids: int = 0,
+        prompt_version: str | None = None,
     ) -> dict[str, Any]:
         return {
             "items": items,
@@ -399,7 +462,7 @@ class RecommendPipeline:
             "provider": provider,
             "model": model,
             "degraded": degraded,
-            "prompt_version": self.prompt_version,
+            "prompt_version": prompt_version or self.prompt_version,
             "fallback_from": fallback_from or [],
             "invalid_ids_dropped": invalid_ids,
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,9 +33,18 @@ class ChatRequest:
     grammar_schema: dict[str, Any] | None = None
     endpoint: str = "recommend"
     model: str | None = None  # per-endpoint model override for hosted providers
+    # Builds a smaller form of this request for small local models (fewer candidates, terser facts and
+    # instructions, fewer picks): their prefill and decoding on a CPU cost seconds per hundred tokens.
+    compact: Callable[[], ChatRequest] | None = field(default=None, compare=False, repr=False)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
+
+    def for_small_model(self) -> ChatRequest:
+        """The compact form when the caller provided one (with this request's deadline), else this request."""
+        if self.compact is None:
+            return self
+        return dataclasses.replace(self.compact(), deadline=self.deadline, compact=None)
 
     def follow_up(self, previous: str, message: str, *, previous_chars: int = 4000) -> ChatRequest:
         """This conversation continued with the model's previous reply and a new user message (re-ask, regenerate)."""

@@ -106,13 +106,14 @@ class LocalProvider:
 
     # -- Provider protocol ------------------------------------------------------------------
     def complete(self, request: ChatRequest) -> Completion:
-        """Generate an answer constrained to the request's (grammar) schema.
+        """Generate an answer constrained to the request's (grammar) schema; uses its compact form when it has one.
 
         :raises ProviderUnavailable: queue full, model cannot load, or too little time left.
         :raises InvalidOutput: the model ran out of tokens before the JSON was complete.
         :raises ProviderError: any other generation failure (UpstreamTimeout when the deadline cut it off).
         """
         started = time.monotonic()
+        request = request.for_small_model()
         if request.remaining() < self._min_remaining_s:
             raise ProviderUnavailable(
                 f"deadline too short for the local model ({request.remaining():.2f}s left)", provider=PROVIDER
