@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || (echo "shopguide needs Python >= 3.11" && exit 1)
@@ -20,13 +20,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/shopguide serve
+	# Converts the packaged GGUF model once (cached), then serves with it loaded at start-up.
+	$(BIN)/shopguide local prepare
+	SHOPGUIDE_LOCAL_PRELOAD=$${SHOPGUIDE_LOCAL_PRELOAD:-true} $(BIN)/shopguide serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.all
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from service.ops.access_log import AccessLog
 from service.ops.config_view import mask_url
 from service.ops.cost import PriceTable
 from service.ops.logs import configure_logging
+from service.errors import ShopguideError
 from service.ops.metrics import Metrics
 from service.ops.privacy import Redactor
 from service.pipeline.copy import CopyPipeline
@@ -138,6 +140,26 @@ def readiness(deps: Dependencies) -> Readiness:
     )
 
 
+def preload_models(chain: ProviderChain) -> None:
+    """Load local models in the background, so this worker serves (from other providers) while they load.
+
+    Runs in each worker process (the app is built after gunicorn forks): a model loaded in the
+    master would be shared across fork with threads that do not survive it.
+    """
+    for provider in chain.providers:
+        warm_up = getattr(provider, "warm_up", None)
+        if warm_up is None:
+            continue
+
+        def load(warm_up=warm_up, name=provider.name) -> None:
+            try:
+                warm_up()
+            except ShopguideError as exc:  # /readyz shows it through the provider's describe()
+                log.error("preloading provider %s failed: %s", name, exc)
+
+        threading.Thread(target=load, name=f"preload-{provider.name}", daemon=True).start()
+
+
 def create_app(settings: Settings | None = None, *, deps: Dependencies | None = None) -> Flask:
     """The WSGI app. ``gunicorn 'service:create_app()'`` reads settings from the environment.
 
@@ -146,6 +168,8 @@ def create_app(settings: Settings | None = None, *, deps: Dependencies | None = 
     settings = settings or (deps.settings if deps else load_settings())
     configure_logging(settings)
     deps = deps or build_dependencies(settings)
+    if settings.local_preload:
+        preload_models(deps.chain)
     app = Flask("shopguide")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -11,14 +11,14 @@ from typing import Any
 
 from service.catalog.load import load_catalog
 from service.output.schema import RECOMMEND_SCHEMA_NAME, recommend_grammar_schema, recommend_schema
-from service.pipeline.recommend import prompt_facts
+from service.pipeline.recommend import COMPACT, ENDPOINT, compact_facts, prompt_facts
 from service.prompt.language import language_name
 from service.prompt.render import PromptRenderer
 from service.provider.base import ChatRequest
 from service.retrieve.base import Candidate
 from service.settings import REPO_ROOT
 
-CANDIDATES_PER_CASE = 8
+CANDIDATES_PER_CASE = 6  # the pipeline's default SHOPGUIDE_LOCAL_CANDIDATES
 
 
 @dataclass(frozen=True)
@@ -65,19 +65,13 @@ class BuiltCase:
         )
 
 
-def compact_facts(candidate: Candidate) -> dict[str, Any]:
-    """Fewer facts per candidate: prefill dominates a small CPU model's latency (~3k vs ~1k prompt tokens)."""
-    facts = prompt_facts(candidate)
-    keep = {k: facts[k] for k in ("id", "title", "brand", "price", "currency") if k in facts}
-    if "tags" in facts:
-        keep["tags"] = facts["tags"][:4]
-    return keep
-
-
 def build_cases(
     *, reason_max_chars: int = 120, summary_max_chars: int = 120, compact: bool = True
 ) -> list[BuiltCase]:
-    """Every case with 8 candidates from the demo catalog, rendered by the real recommend templates."""
+    """Every case with its candidates from the demo catalog, rendered by the real templates.
+
+    ``compact`` (the default) is what the pipeline sends a local model: the compact templates and facts.
+    """
     facts = compact_facts if compact else prompt_facts
     catalog = load_catalog()
     renderer = PromptRenderer(REPO_ROOT / "prompts")
@@ -89,15 +83,9 @@ def build_cases(
             raise AssertionError(f"demo catalog has too few products for {case.query!r}")
         candidates = [Candidate(product=p, score=1.0 / (rank + 1)) for rank, p in enumerate(chosen)]
         ids = tuple(p.id for p in chosen)
-        rendered = renderer.render(
-            "recommend",
-            query=case.query,
-            k=case.k,
-            language_name=language_name(case.language),
-            candidates=[facts(c) for c in candidates],
-            filters=None,
-            profile=None,
-        )
+        context = {"query": case.query, "k": case.k, "language_name": language_name(case.language),
+                   "candidates": [facts(c) for c in candidates], "filters": None}
+        rendered = renderer.render(COMPACT, **context) if compact else renderer.render(ENDPOINT, **context, profile=None)
         grammar = recommend_grammar_schema(
             list(ids), case.k, reason_max_chars=reason_max_chars, summary_max_chars=summary_max_chars
         )
