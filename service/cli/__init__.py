@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from service.cli import catalog, config, copy, keys, local, recommend, serve, worker
+from service.cli import catalog, config, copy, evaluate, keys, local, recommend, serve, worker
 from service.errors import CatalogError, ClientError, ConfigError
 
-COMMANDS = (serve, recommend, catalog, copy, worker, local, config, keys)
+COMMANDS = (serve, recommend, catalog, copy, worker, local, config, keys, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -94,16 +94,21 @@ def run_eval(
     return report.to_table()
 
 
-def main_eval(args: argparse.Namespace, factories: Mapping[str, RetrieverFactory] | None = None) -> int:
+def main_eval(
+    args: argparse.Namespace,
+    factories: Mapping[str, RetrieverFactory] | None = None,
+    default: Sequence[str] | None = None,
+) -> int:
     """Run ``shopguide eval`` from parsed arguments; print the result. Exit status 0, or 2 on a usage/data error.
 
-    ``factories``: retrieval name -> factory(catalog); default: the baselines. No ``--retrieval`` = all of them.
+    ``factories``: retrieval name -> factory(catalog); default: the baselines. No ``--retrieval`` =
+    ``default``, else all of them.
     """
     factories = factories if factories is not None else baseline_factories()
     try:
         output = run_eval(
             args.dataset,
-            args.retrieval or list(factories),
+            args.retrieval or list(default or factories),
             args.json,
             factories=factories,
             datasets_dir=args.datasets_dir,

@@ -12,15 +12,9 @@ matching terms gives an empty list (the caller answers "nothing to recommend" ra
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
-import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +27,10 @@ from service.catalog.product import Product
 from service.errors import CatalogError
 from service.retrieve.base import Candidate
 from service.retrieve.filters import FilterMask
+from service.retrieve.persist import load_or_build_dir
 from service.retrieve.tokenize import Analyzer, Term
 from service.validate.recommend import Filters
 
-log = logging.getLogger(__name__)
 
 # Bump when the saved layout or the way documents are built changes.
 INDEX_FORMAT = "2"
@@ -211,6 +205,7 @@ class LexicalIndex:
         self.fingerprint = index_fingerprint(analyzer, weights, params)
         self._bm25 = bm25
         self._names = names
+        self._position_of = {p.id: i for i, p in enumerate(catalog.products)}
         _sort_postings(bm25)
         self._vocab: dict[str, int] = bm25.vocab_dict
         self._indptr: np.ndarray = bm25.scores["indptr"]
@@ -284,12 +279,17 @@ class LexicalIndex:
 
     # -- retrieval -----------------------------------------------------------------------------
 
-    def search(self, query: str, filters: Filters, n: int) -> list[Candidate]:
-        """Top ``n`` products that match a query term and pass ``filters``, best first (ties: catalog order)."""
+    def search(
+        self, query: str, filters: Filters, n: int, *, restrict_ids: Collection[str] | None = None
+    ) -> list[Candidate]:
+        """Top ``n`` products that match a query term and pass ``filters``, best first (ties: catalog order).
+
+        ``restrict_ids``: only these products may be scored and returned (applied before the top-n cut).
+        """
         terms = self.known_terms(query)
         if not terms or n <= 0:
             return []
-        scores = self.score(terms, self.mask(filters))
+        scores = self.score(terms, self.mask(filters, restrict_ids))
         top = top_positions(scores, n)
         matched = self.matched_terms(top, terms)
         return [
@@ -297,9 +297,16 @@ class LexicalIndex:
             for pos, words in zip(top.tolist(), matched)
         ]
 
-    def mask(self, filters: Filters) -> np.ndarray | None:
-        """The filters as a boolean mask over catalog positions, ruled-out phrases included; None if unconstrained."""
+    def mask(self, filters: Filters, restrict_ids: Collection[str] | None = None) -> np.ndarray | None:
+        """The filters as a boolean mask over catalog positions, ruled-out phrases included; None if unconstrained.
+
+        ``restrict_ids``: an allow-list of product ids (unknown ids are ignored).
+        """
         mask = self.filters.mask(filters)
+        if restrict_ids is not None:
+            allowed = np.zeros(len(self.products), dtype=bool)
+            allowed[self.positions(restrict_ids)] = True
+            mask = allowed if mask is None else mask & allowed
         if not filters.exclude_terms:
             return mask
         ruled_out = [self._names.holding_all(self.analyzer.tokens(phrase)) for phrase in filters.exclude_terms]
@@ -309,6 +316,11 @@ class LexicalIndex:
         keep = np.ones(len(self.products), dtype=bool) if mask is None else mask.copy()
         keep[positions] = False
         return keep
+
+    def positions(self, ids: Collection[str]) -> np.ndarray:
+        """Catalog positions of the known ids among ``ids``."""
+        position_of = self._position_of
+        return np.fromiter((position_of[i] for i in ids if i in position_of), dtype=np.int64)
 
     def known_terms(self, query: str) -> list[Term]:
         """The query's distinct terms that occur somewhere in the catalog."""
@@ -371,16 +383,6 @@ def top_positions(scores: np.ndarray, n: int) -> np.ndarray:
     return positive[order[:n]]
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def load_or_build(
     catalog: Catalog,
     index_dir: str | Path,
@@ -390,48 +392,17 @@ def load_or_build(
 ) -> LexicalIndex:
     """The persisted index for this catalog and analyzer under ``index_dir``, built and saved if missing.
 
-    Safe when several processes start at once: one builds under a file lock while the others wait and
-    then load; the index appears by an atomic rename of a fully written temporary directory, so a crash
-    mid-write never leaves a half index under the final name. A corrupt index is rebuilt.
+    Safe when several processes start at once (see :func:`service.retrieve.persist.load_or_build_dir`).
 
     :raises OSError: if ``index_dir`` cannot be created or written.
     """
     analyzer = analyzer or Analyzer()
     weights = weights or FieldWeights()
     params = params or BM25Params()
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    key = index_key(catalog, analyzer, weights, params)
-    final = index_dir / key
-
-    with contextlib.suppress(FileNotFoundError, CatalogError):
-        return LexicalIndex.load(final, catalog, analyzer)
-
-    with _exclusive(index_dir / f".{key}.lock"):
-        if final.exists():
-            try:
-                return LexicalIndex.load(final, catalog, analyzer)
-            except (FileNotFoundError, CatalogError) as exc:
-                log.warning("rebuilding lexical index %s: %s", final, exc)
-                _discard(final, index_dir)
-        index = LexicalIndex.build(catalog, analyzer, weights, params)
-        staging = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=index_dir))
-        try:
-            index.save(staging)
-            staging.chmod(0o755)  # mkdtemp makes it private; workers of another user may read it
-            os.rename(staging, final)
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-            if not final.is_dir():  # a rename that lost a race (lock-less file system) is fine
-                raise
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return index
-
-
-def _discard(path: Path, parent: Path) -> None:
-    """Move ``path`` out of the way atomically, then delete it."""
-    trash = Path(tempfile.mkdtemp(prefix=".trash-", dir=parent))
-    os.rename(path, trash / path.name)
-    shutil.rmtree(trash, ignore_errors=True)
+    return load_or_build_dir(
+        index_dir,
+        index_key(catalog, analyzer, weights, params),
+        load=lambda path: LexicalIndex.load(path, catalog, analyzer),
+        build=lambda: LexicalIndex.build(catalog, analyzer, weights, params),
+        save=lambda index, path: index.save(path),
+    )
