@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from service.evaluation.command import add_eval_arguments, main_eval
+from service.evaluation.pipeline import PIPELINE, PipelineStats
 from service.evaluation.retrievers import retrieval_factories
 from service.settings import load_settings
 
-NAMES = ("bm25-baseline", "bm25", "dense", "hybrid", "hybrid-rrf")
+NAMES = ("bm25-baseline", "bm25", "dense", "hybrid", "hybrid-rrf", PIPELINE)
 DEFAULT = ("bm25-baseline", "bm25", "hybrid")
 
 
@@ -17,11 +19,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "eval",
         help="measure retrieval on judged queries (crowdflower, homedepot, or your own JSONL)",
         description="Offline retrieval evaluation. Indexes and embeddings persist under SHOPGUIDE_INDEX_DIR; "
-        f"the first hybrid run on a dataset embeds its catalog (minutes). Default retrievals: {', '.join(DEFAULT)}.",
+        f"the first hybrid run on a dataset embeds its catalog (minutes). Default retrievals: {', '.join(DEFAULT)}. "
+        "'pipeline' adds the configured provider chain's picks on top of SHOPGUIDE_RETRIEVAL (one call per query).",
     )
     add_eval_arguments(parser, NAMES)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return main_eval(args, retrieval_factories(load_settings()), DEFAULT)
+    stats = PipelineStats()
+    status = main_eval(args, retrieval_factories(load_settings(), stats), DEFAULT)
+    if stats.answered:
+        print(stats.summary(), file=sys.stderr)
+    return status

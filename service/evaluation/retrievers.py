@@ -6,6 +6,8 @@
 * ``hybrid``: BM25 and dense, weighted-sum fusion with the settings' alpha and floor (what
   ``SHOPGUIDE_RETRIEVAL=hybrid`` serves).
 * ``hybrid-rrf``: the same two, reciprocal-rank fusion (k = 60), for comparison.
+* ``pipeline``: the whole recommend pipeline (``SHOPGUIDE_RETRIEVAL``'s retrieval, then the
+  configured provider chain's picks): see :mod:`.pipeline`.
 
 Indexes and embeddings are persisted under ``SHOPGUIDE_INDEX_DIR`` keyed by the catalog's content
 hash, like the service's, so a second run skips the embedding step.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from service.catalog.load import Catalog
 from service.evaluation.baselines import baseline_factories
+from service.evaluation.pipeline import PIPELINE, PipelineStats, pipeline_factory
 from service.evaluation.runner import EvalRetriever, RetrieverFactory
 from service.retrieve.dense import Embedder
 from service.retrieve.factory import build_embedder, build_hybrid, build_lexical, hybrid_params
@@ -52,14 +55,19 @@ class _Shared:
         return factory
 
 
-def retrieval_factories(settings: Settings) -> dict[str, RetrieverFactory]:
-    """Retrieval name -> factory(catalog), in the order ``shopguide eval`` reports them."""
+def retrieval_factories(settings: Settings, stats: PipelineStats | None = None) -> dict[str, RetrieverFactory]:
+    """Retrieval name -> factory(catalog), in the order ``shopguide eval`` reports them.
+
+    ``stats`` receives what the provider chain did when ``pipeline`` runs.
+    """
     shared = _Shared(settings)
     tuned = hybrid_params(settings)
+    served = shared.lexical if settings.retrieval == "bm25" else shared.hybrid(tuned)
     return {
         **baseline_factories(),
         "bm25": shared.lexical,
         "dense": shared.hybrid(DENSE_ONLY),
         "hybrid": shared.hybrid(tuned),
         "hybrid-rrf": shared.hybrid(HybridParams(alpha=tuned.alpha, dense_floor=tuned.dense_floor, fusion="rrf")),
+        PIPELINE: pipeline_factory(settings, served, stats or PipelineStats()),
     }
