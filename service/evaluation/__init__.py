@@ -6,6 +6,9 @@
 * :mod:`~service.evaluation.runner`: ``evaluate()`` over the ``full`` catalog and
   each query's judged ``pool``; the ``restrict_ids`` contract; the tune/test split.
 * :mod:`~service.evaluation.baselines`: plain bm25s, the reference to beat.
+* :mod:`~service.evaluation.retrievers`: what ``shopguide eval`` measures by name (bm25, dense,
+  hybrid, hybrid-rrf, pipeline), built from the settings.
+* :mod:`~service.evaluation.pipeline`: the whole recommend pipeline as a ranker.
 * :mod:`~service.evaluation.command`: ``shopguide eval``'s arguments and output.
 
 Baselines (plain bm25s, English stopwords, Porter stemming, title + description),
