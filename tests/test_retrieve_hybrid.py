@@ -152,3 +152,15 @@ def test_factory_builds_hybrid_from_settings(catalog, tmp_path: Path) -> None:
 def test_a_missing_dense_model_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="SHOPGUIDE_DENSE_MODEL"):
         Embedder(tmp_path)
+
+
+def test_catalog_index_command_prebuilds_what_serve_loads(tmp_path: Path, monkeypatch, capsys) -> None:
+    from service.cli import main
+
+    monkeypatch.setenv("SHOPGUIDE_INDEX_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOPGUIDE_DENSE_DEVICE", "cpu")
+    assert main(["catalog", "index", str(FIXTURE), "--retrieval", "hybrid"]) == 0
+    assert "hybrid index for catalog" in capsys.readouterr().out
+    built = sorted(p.name.split("-")[0] for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert built == ["dense", "jieba", "lexical"]
+    assert main(["catalog", "index", "/nonexistent.jsonl"]) == 2
