@@ -3,7 +3,8 @@
 Run from the repository root::
 
     python -m bench.tune_retrieval --dataset crowdflower
-    python -m bench.tune_retrieval --dataset homedepot
+    python -m bench.tune_retrieval --dataset homedepot --titles 3 4 --bs 0.6 0.75 \
+        --alphas 0.5 0.6 0.7 --floors 0.0 0.3 --rrf-ks 60   # a smaller grid: 5,900 tune queries, 53k products
 
 Grid: BM25 field weights (title vs description) and ``b``; then, over the best BM25, the hybrid
 fusion (weighted sum: alpha and dense floor; RRF: k). Each candidate is scored by nDCG@10 over the
@@ -48,6 +49,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--datasets-dir", type=Path)
+    parser.add_argument("--titles", type=int, nargs="+", default=TITLE_WEIGHTS, help="title weights to try")
+    parser.add_argument("--bs", type=float, nargs="+", default=B_VALUES, help="BM25 b values to try")
+    parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS)
+    parser.add_argument("--floors", type=float, nargs="+", default=FLOORS)
+    parser.add_argument("--rrf-ks", type=int, nargs="+", default=RRF_KS)
     args = parser.parse_args()
 
     settings = load_settings()
@@ -59,7 +65,7 @@ def main() -> None:
     # 1. BM25: title weight (description 1; the eval catalogs hold no other fields) x b.
     lexical: dict[tuple[int, float], LexicalIndex] = {}
     bm25_scores: dict[tuple[int, float], float] = {}
-    for title, b in itertools.product(TITLE_WEIGHTS, B_VALUES):
+    for title, b in itertools.product(args.titles, args.bs):
         index = LexicalIndex.build(catalog, analyzer, FieldWeights(title=title), BM25Params(b=b))
         lexical[(title, b)] = index
         report = evaluate(dataset, {"bm25": lambda _c, i=index: i}, ("full",), split="tune")
@@ -72,9 +78,9 @@ def main() -> None:
     dense = load_or_build_dense(catalog, settings.index_dir, build_embedder(settings))
     fusion: dict[str, float] = {}
     candidates: dict[str, HybridParams] = {}
-    for alpha, floor in itertools.product(ALPHAS, FLOORS):
+    for alpha, floor in itertools.product(args.alphas, args.floors):
         candidates[f"weighted alpha={alpha} floor={floor}"] = HybridParams(alpha=alpha, dense_floor=floor)
-    for k, floor in itertools.product(RRF_KS, FLOORS):
+    for k, floor in itertools.product(args.rrf_ks, args.floors):
         candidates[f"rrf k={k} floor={floor}"] = HybridParams(fusion="rrf", rrf_k=k, dense_floor=floor)
     for name, params in candidates.items():
         retriever = HybridRetriever(best_lexical, dense, params)

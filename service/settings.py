@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     )
     dense_device: Literal["auto", "cuda", "cpu"] = Field("auto", description="Where the embedder runs.")
     hybrid_alpha: float = Field(
-        0.5, ge=0.0, le=1.0, description="Weight of BM25 in hybrid fusion (1 - alpha: dense cosine)."
+        0.6, ge=0.0, le=1.0, description="Weight of BM25 in hybrid fusion (1 - alpha: dense cosine)."
     )
     hybrid_dense_floor: float = Field(
         0.3, ge=-1.0, le=1.0, description="Cosine below which a product gets no dense score in hybrid retrieval."

@@ -34,7 +34,7 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fff
 class HybridParams:
     """How BM25 and dense scores combine (tuned on the tune split: docs/quality.md)."""
 
-    alpha: float = 0.5
+    alpha: float = 0.6
     dense_floor: float = 0.3
     fusion: Literal["weighted", "rrf"] = "weighted"
     rrf_k: int = 60

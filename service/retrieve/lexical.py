@@ -59,7 +59,7 @@ class FieldWeights:
 @dataclass(frozen=True)
 class BM25Params:
     k1: float = 1.5
-    b: float = 0.75
+    b: float = 0.6  # tuned: docs/quality.md (bm25s default 0.75)
     method: str = "lucene"
 
 
