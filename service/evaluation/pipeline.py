@@ -14,7 +14,6 @@ are counted and printed with the table, since they measure retrieval, not the mo
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from service.retrieve.base import Candidate, Retriever
 from service.settings import Settings
 from service.validate.recommend import Filters, RecommendRequest
 
-log = logging.getLogger(__name__)
 
 PIPELINE = "pipeline"
 _K = 10  # the pipeline's answer fills the top 10 that nDCG@10 reads

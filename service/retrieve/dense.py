@@ -132,6 +132,11 @@ class Embedder:
     def dimension(self) -> int:
         return int(self._loaded().get_embedding_dimension())
 
+    def clear_cache(self) -> None:
+        """Forget cached query embeddings (benchmarks of the uncached path)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Query embeddings, from the cache where seen before; one batch for the rest."""
         with self._cache_lock:
