@@ -140,7 +140,13 @@ class OpenAIProvider:
                 if timeout <= 0:
                     raise ProviderUnavailable("deadline passed before the upstream call", provider=self.name)
                 try:
-                    response = self._client.chat.completions.create(**params, timeout=timeout)
+                    # The SDK's low-level post: what chat.completions.create sends, minus its recursive
+                    # transform of ~40 mostly unset parameters (0.6 ms of CPU a call, measured in
+                    # bench/service.py's profile; our params are plain JSON already). Errors, retries off,
+                    # auth and response parsing are the SDK's as before.
+                    response = self._client.post(
+                        "/chat/completions", body=params, cast_to=ChatCompletion, options={"timeout": timeout}
+                    )
                 except openai.OpenAIError as exc:
                     raise translate(exc, self.name) from exc
                 except ValueError as exc:  # the SDK lets a non-JSON body escape as json.JSONDecodeError
