@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     retrieval: Literal["bm25", "hybrid"] = Field(
         "bm25",
         description="Retrieval mode: bm25 (lexical), or hybrid (BM25 fused with dense embeddings; needs the "
-        "[hybrid] extra, embeds the catalog once per version, about 1 s per 100 products on 2 CPU cores).",
+        "[hybrid] extra; embeds the catalog once per version: 0.4-2 s per 100 products on 2 CPU cores).",
     )
     dense_model: Path | None = Field(
         None,
