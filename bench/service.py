@@ -33,6 +33,9 @@ from pathlib import Path
 
 import redis
 
+from service.ops.gunicorn import default_workers
+from service.settings import load_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 WRK = ROOT / "bench" / "wrk"
 RESULTS = ROOT / "bench" / "results"
@@ -60,7 +63,7 @@ def start_upstream(latency: float) -> tuple[subprocess.Popen, str]:
     return proc, line.split(" ", 1)[1]
 
 
-def start_service(base_url: str, port: int, prefix: str, workers: int, threads: int) -> subprocess.Popen:
+def start_service(base_url: str, port: int, prefix: str, workers: int | None, threads: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "OPENAI_BASE_URL": base_url,
@@ -68,7 +71,7 @@ def start_service(base_url: str, port: int, prefix: str, workers: int, threads: 
         "SHOPGUIDE_PROVIDERS": "openai",
         "REDIS_URL": REDIS_URL,
         "SHOPGUIDE_CACHE_PREFIX": prefix,
-        "SHOPGUIDE_WORKERS": str(workers),
+        **({"SHOPGUIDE_WORKERS": str(workers)} if workers else {}),
         "SHOPGUIDE_THREADS": str(threads),
         "SHOPGUIDE_LOG_LEVEL": "WARNING",
     }
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--clients", default="1,16,64")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None, help="default: the service's own (2 per core here)")
     parser.add_argument("--threads", type=int, default=64)
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
@@ -158,10 +161,10 @@ def main(argv: list[str] | None = None) -> None:
 
     machine = f"{platform.node()} · {os.cpu_count()} CPUs · {platform.processor() or platform.machine()} · Python {platform.python_version()}"
     result = {"bench": "service", "machine": machine, "latency_s": args.latency, "duration_s": args.duration,
-              "workers": args.workers, "threads": args.threads, "rows": rows, "date": time.strftime("%Y-%m-%d")}
+              "workers": args.workers or default_workers(load_settings(providers="openai", redis_url=REDIS_URL)), "threads": args.threads, "rows": rows, "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "service.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nmachine: {machine}; upstream latency {fixed_ms:.0f} ms; gunicorn {args.workers} workers x {args.threads} threads\n")
+    print(f"\nmachine: {machine}; upstream latency {fixed_ms:.0f} ms; gunicorn {result['workers']} workers x {args.threads} threads\n")
     print("| clients | upstream self p50/p99 ms | miss overhead p50 ms | miss overhead p99 ms | miss req/s (ideal) | hit p50 ms | hit p99 ms | hit req/s | errors |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -271,7 +271,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Bind address of `shopguide serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `shopguide serve`.")
     workers: int | None = Field(
-        None, ge=1, le=64, description="gunicorn worker processes (default: 2 with a hosted primary provider and Redis, else 1)."
+        None, ge=1, le=64, description="gunicorn worker processes (default with Redis and a hosted primary: 2 per CPU core, up to 16, or 2 "
+        "when local is in the chain; else 1)."
     )
     threads: int = Field(32, ge=1, le=512, description="Threads per gunicorn worker (requests in flight per worker).")
     graceful_timeout_s: int = Field(30, ge=1, le=600, description="How long SIGTERM waits for in-flight requests.")

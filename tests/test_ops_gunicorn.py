@@ -156,7 +156,9 @@ def test_serve_refuses_bad_configuration_before_forking() -> None:
     assert done.returncode == 2 and "SHOPGUIDE_WORKERS" in done.stderr
 
 
-@pytest.mark.parametrize(("providers", "workers"), [("openai", 2), ("local", 1), ("openai,local", 2)])
+@pytest.mark.parametrize(
+    ("providers", "workers"), [("openai", min(2 * (os.cpu_count() or 1), 16)), ("local", 1), ("openai,local", 2)]
+)
 def test_gunicorn_options(providers: str, workers: int) -> None:
     from service.settings import load_settings
 
@@ -177,3 +179,5 @@ def test_default_workers_follow_the_primary_provider_and_redis() -> None:
     assert default_workers(load_settings(providers="openai,local", redis_url="redis://127.0.0.1:6379/0")) == 2
     assert default_workers(load_settings(providers="local", redis_url="redis://127.0.0.1:6379/0")) == 1
     assert default_workers(load_settings(workers=3)) == 3
+    hosted_only = load_settings(providers="openai", redis_url="redis://127.0.0.1:6379/0")
+    assert default_workers(hosted_only) == min(2 * (os.cpu_count() or 1), 16)
