@@ -300,3 +300,18 @@ def test_readyz_shows_each_providers_breaker(make_app, upstream):
     assert ready["providers"][0]["breaker"]["state"] == "open"
     metrics = app.extensions["shopguide"].metrics
     assert metrics.registry.get_sample_value("shopguide_breaker_open", {"provider": "openai"}) == 1
+
+
+def test_a_looping_model_reason_and_summary_are_replaced_with_facts(make_app, upstream, demo_catalog):
+    """A schema-valid answer whose prose is unusable (what SmolLM2 produced under the grammar) is not shown."""
+
+    def looping(body):
+        picks = [c["id"] for c in prompt_candidates(body)[:3]]
+        return {"items": [{"id": p, "reason": "_".join([p] * 8)} for p in picks], "summary": "_".join(picks * 4)}
+
+    upstream.default(reply_fn(looping))
+    body = assert_valid(ask(make_app(), {"query": "我想买一款适合冬天穿的羽绒服", "k": 3}), demo_catalog, 3)
+    assert all(item["source"] == "llm" for item in body["items"])
+    for item in body["items"]:
+        assert item["id"] not in item["reason"] and "羽绒" in item["reason"] + item["title"]
+    assert "SG-" not in body["summary"] and any("\u4e00" <= ch <= "\u9fff" for ch in body["summary"])

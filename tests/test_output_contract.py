@@ -123,3 +123,37 @@ def test_format_price():
     assert format_price(1299.0, "CNY") == "¥1,299"
     assert format_price(19.99, "USD") == "$19.99"
     assert format_price(5, "CHF") == "5 CHF"
+
+
+@pytest.mark.parametrize(
+    ("reason", "language"),
+    [
+        ("P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2_P2", "en"),  # a looping small model
+        ("Warm jacket. Warm jacket. Warm jacket. Warm jacket. Warm jacket. Warm jacket.", "en"),
+        ("Pick P2 for the cold", "en"),  # internal ids are not for shoppers
+        ("Great for winter", "zh"),  # a Chinese request answered in English
+        ("!!! 123 ???", "en"),
+    ],
+)
+def test_unusable_reasons_are_replaced_by_facts_and_counted(reason, language):
+    output = RecommendOutput.model_validate({"items": [{"id": "P2", "reason": reason}], "summary": "s"})
+    fixed = reconcile(output, candidates(), k=1, filters=Filters(), language=language)
+    item = fixed.items[0]
+    assert item.id == "P2" and item.source == "llm"  # still the model's pick
+    assert item.reason != reason and "Northpeak" in item.reason
+    assert fixed.replaced_reasons == 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "language"),
+    [
+        ("这款羽绒服采用90%白鸭绒填充，保暖性好，适合冬天日常通勤穿着。", "zh"),
+        ("轻便保暖，适合初冬通勤。", "zh"),
+        ("A warm 700-fill down jacket from Northpeak, within your budget.", "en"),
+        ("Warm.", "en"),
+    ],
+)
+def test_ordinary_reasons_are_kept(reason, language):
+    output = RecommendOutput.model_validate({"items": [{"id": "P2", "reason": reason}], "summary": "s"})
+    fixed = reconcile(output, candidates(), k=1, filters=Filters(), language=language)
+    assert fixed.items[0].reason == reason and fixed.replaced_reasons == 0

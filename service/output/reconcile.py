@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.output.explain import fact_reason
+from service.output.prose import usable
 from service.output.schema import RecommendOutput
 from service.respond.recommend import RecommendedItem
 from service.retrieve.base import Candidate
@@ -19,6 +20,7 @@ class Reconciled:
     invalid_ids: int = 0
     duplicate_ids: int = 0
     filled: int = 0
+    replaced_reasons: int = 0
 
 
 def _item(candidate: Candidate, reason: str, source: str) -> RecommendedItem:
@@ -51,12 +53,13 @@ def reconcile(
     """Keep the model's valid picks in its order, then fill up to ``k`` from retrieval order.
 
     Ids that are not candidates are dropped and counted, as are repeats; a pick
-    with an empty reason gets a reason built from the product's facts.
+    whose reason is unusable (empty, in another script, looping, or naming internal ids; see
+    :mod:`service.output.prose`) keeps its place with a reason built from the product's facts.
     """
     by_id = {c.product.id: c for c in candidates}
     items: list[RecommendedItem] = []
     seen: set[str] = set()
-    invalid = duplicates = 0
+    invalid = duplicates = replaced = 0
     for pick in output.items if output else ():
         product_id = pick.id.strip()
         candidate = by_id.get(product_id)
@@ -69,7 +72,10 @@ def reconcile(
         if len(items) == k:
             continue
         seen.add(product_id)
-        reason = _clip(pick.reason) or fact_reason(candidate, filters, language)
+        reason = _clip(pick.reason)
+        if not usable(reason, language, by_id):
+            reason = fact_reason(candidate, filters, language)
+            replaced += 1
         items.append(_item(candidate, reason, "llm"))
     filled = 0
     for candidate in candidates:
@@ -80,4 +86,6 @@ def reconcile(
         seen.add(candidate.product.id)
         items.append(_item(candidate, fact_reason(candidate, filters, language), "retrieval"))
         filled += 1
-    return Reconciled(items=items, invalid_ids=invalid, duplicate_ids=duplicates, filled=filled)
+    return Reconciled(
+        items=items, invalid_ids=invalid, duplicate_ids=duplicates, filled=filled, replaced_reasons=replaced
+    )

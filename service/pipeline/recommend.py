@@ -24,6 +24,7 @@ from service.ops.privacy import Redactor
 from service.ops.trace import RequestTrace
 from service.output.explain import fact_summary
 from service.output.parse import parse_output
+from service.output.prose import usable
 from service.output.reconcile import reconcile
 from service.output.schema import RECOMMEND_SCHEMA_NAME, RecommendOutput, recommend_grammar_schema, recommend_schema
 from service.prompt.language import answer_language, language_name
@@ -366,9 +367,15 @@ class RecommendPipeline:
             degraded = self._degraded(request, filters, language, candidates, started, failed=failed)
             return Outcome(degraded.payload, degraded.llm_ms, False, usage.tokens_in, usage.tokens_out)
         fixed = reconcile(output, candidates, request.k, filters, language)
+        summary = output.summary.strip()
+        if not usable(summary, language, {c.product.id for c in candidates}):
+            summary = fact_summary(len(fixed.items), language)
+            self._metrics.invalid_output.labels("summary_replaced").inc()
+        if fixed.replaced_reasons:
+            self._metrics.invalid_output.labels("reason_replaced").inc(fixed.replaced_reasons)
         payload = self._payload(
             [item.model_dump() for item in fixed.items],
-            output.summary.strip() or fact_summary(len(fixed.items), language),
+            summary,
             completion.provider,
             completion.model,
             degraded=False,

@@ -17,7 +17,9 @@ class RecommendedItem(BaseModel):
     reason: str = Field(description="Why this product fits the request.")
     score: float = Field(description="Retrieval relevance score (higher is better).")
     source: Literal["llm", "retrieval"] = Field(
-        description="llm: picked and explained by the model; retrieval: filled from retrieval order with a facts-based reason."
+        description="llm: picked by the model, with its reason (or a facts-based one when the model's was unusable: "
+        "looping, in another language, or naming internal ids); retrieval: filled from retrieval order with a "
+        "facts-based reason."
     )
 
 
