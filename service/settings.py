@@ -103,6 +103,9 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+LOCAL_PRIMARY_DEADLINE_S = 60.0
+
+
 class Settings(BaseSettings):
     """shopguide's configuration. Field docs become the README's variable table."""
 
@@ -155,7 +158,13 @@ class Settings(BaseSettings):
     temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
     max_tokens: int = Field(800, ge=16, le=32768, description="Max completion tokens per call.")
     timeout_s: float = Field(10.0, gt=0, le=600, description="Timeout of one upstream HTTP attempt, seconds.")
-    deadline_s: float = Field(20.0, gt=0, le=3600, description="Overall per-request deadline, seconds.")
+    deadline_s: float = Field(
+        20.0,
+        gt=0,
+        le=3600,
+        description="Overall per-request deadline, seconds (unset: 20, or 60 when the local model is the primary "
+        "provider: it takes 10-20 s a request on 2 CPU cores).",
+    )
     retries: int = Field(3, ge=0, le=10, description="Retries after the first upstream attempt (429, 5xx, timeouts).")
     retry_max_wait_s: float = Field(8.0, gt=0, le=120, description="Longest single backoff wait, seconds.")
     response_format: Literal["json_schema", "json_object", "text"] = Field(
@@ -512,6 +521,13 @@ class Settings(BaseSettings):
         unknown = [name for name in self.provider_chain if name not in known]
         if unknown:
             raise ValueError(f"SHOPGUIDE_PROVIDERS: unknown provider(s) {', '.join(unknown)}; known: {sorted(known)}")
+        return self
+
+    @model_validator(mode="after")
+    def _local_primary_deadline(self) -> Settings:
+        # A CPU-bound local model needs longer than a hosted one; an explicit value always wins.
+        if "deadline_s" not in self.model_fields_set and self.provider_chain[:1] == ("local",):
+            self.__dict__["deadline_s"] = LOCAL_PRIMARY_DEADLINE_S  # frozen model: set once, while validating
         return self
 
     @property

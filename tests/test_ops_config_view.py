@@ -280,3 +280,15 @@ def test_env_example_defaults_load() -> None:
                           cwd=REPO, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["SHOPGUIDE_RATE_LIMIT"] == "600/minute"
+
+
+def test_deadline_default_follows_the_primary_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.settings import LOCAL_PRIMARY_DEADLINE_S, load_settings
+
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SHOPGUIDE_PROVIDERS", "SHOPGUIDE_DEADLINE_S"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings().deadline_s == LOCAL_PRIMARY_DEADLINE_S  # local is the default chain
+    assert load_settings(providers="openai,local", openai_base_url="http://127.0.0.1:9/v1").deadline_s == 20.0
+    assert load_settings(deadline_s=5).deadline_s == 5.0
+    monkeypatch.setenv("SHOPGUIDE_DEADLINE_S", "7")
+    assert load_settings().deadline_s == 7.0  # an explicit value always wins
