@@ -117,3 +117,5 @@ def test_job_errors(client):
     assert client.get("/v1/copy/jobs/0123abcd/results").status_code == 404
     job = client.post("/v1/copy/jobs", json={"product_ids": ["PB-1"]}).json
     assert client.get(job["results_url"] + "?format=xml").json["error"]["field"] == "format"
+    # let the job finish here: its thread would otherwise call the shared upstream during the next test
+    wait_completed(client, job["job_id"])

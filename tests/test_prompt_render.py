@@ -48,7 +48,7 @@ def test_untrusted_text_cannot_close_a_data_block():
 
 def test_data_json_escapes_markup_but_keeps_cjk():
     assert data_json("<b>&") == '"\\u003cb\\u003e\\u0026"'
-    assert data_json({"t": "羽绒服"}) == '{"t": "羽绒服"}'
+    assert data_json({"t": "羽绒服", "n": [1, 2.5]}) == '{"t":"羽绒服","n":[1,2.5]}'  # compact: fewer tokens
 
 
 def test_missing_variable_is_an_error():
