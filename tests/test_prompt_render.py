@@ -106,3 +106,24 @@ def test_requested_language_wins():
     assert answer_language("down jacket", "zh_CN") == "zh-cn"
     assert language_name("zh-cn").startswith("Simplified Chinese")
     assert language_name("xx") == "xx"
+
+
+def test_compact_facts_keep_only_what_a_small_model_needs():
+    from service.catalog.product import Product
+    from service.pipeline.recommend import compact_facts, prompt_facts
+    from service.retrieve.base import Candidate
+
+    product = Product(
+        id="P1", title="Down jacket", brand="Northpeak", category="Clothing/Outerwear", price=99.0,
+        currency="USD", tags=("warm", "light", "hood", "winter"), attributes={"fill": 700},
+        description="A long description the small model never sees.", in_stock=False,
+    )
+    full = prompt_facts(Candidate(product, 1.0))
+    compact = compact_facts(Candidate(product, 1.0))
+    assert {"category", "attributes", "description", "in_stock"} <= set(full)
+    assert compact == {
+        "id": "P1", "title": "Down jacket", "brand": "Northpeak", "price": 99.0, "currency": "USD",
+        "tags": ["warm", "light", "hood"],
+    }
+    bare = compact_facts(Candidate(Product(id="P2", title="Mug"), 1.0))
+    assert bare == {"id": "P2", "title": "Mug"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections import Counter
 
 from service.catalog.load import load_catalog
@@ -69,8 +70,6 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_index(args: argparse.Namespace) -> int:
     """Exit 0 when the indexes are in ``SHOPGUIDE_INDEX_DIR``; 2 on a catalog or configuration error."""
-    import time
-
     from service.retrieve.factory import build_retriever
 
     overrides = {k: v for k, v in {"catalog": args.path, "retrieval": args.retrieval}.items() if v is not None}

@@ -11,9 +11,8 @@ import re
 import zlib
 from collections.abc import Collection
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_HANGUL = re.compile(r"[\uac00-\ud7af]")
+from service.prompt.language import HAN, HANGUL, KANA
+
 _LETTER = re.compile(r"[^\W\d_]")
 # zlib shrinks ordinary sentences to 60-100 % of their UTF-8 size; a text looping on one phrase
 # goes far lower. Checked only on texts long enough for the ratio to mean something.
@@ -24,11 +23,11 @@ _MIN_CHARS_FOR_RATIO = 40
 def _script_fits(text: str, language: str) -> bool:
     lang = language.lower()
     if lang.startswith("zh"):
-        return len(_HAN.findall(text)) >= 2
+        return len(HAN.findall(text)) >= 2
     if lang == "ja":
-        return bool(_KANA.search(text) or _HAN.search(text))
+        return bool(KANA.search(text) or HAN.search(text))
     if lang == "ko":
-        return bool(_HANGUL.search(text))
+        return bool(HANGUL.search(text))
     return len(_LETTER.findall(text)) >= 3
 
 

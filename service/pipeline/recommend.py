@@ -47,6 +47,8 @@ LOCAL_REASON_CHARS = 120
 LOCAL_SUMMARY_CHARS = 100
 _MAX_TAGS = 8
 _MAX_ATTRIBUTES = 10
+_COMPACT_KEYS = ("id", "title", "brand", "price", "currency", "tags")
+_COMPACT_TAGS = 3
 
 
 def prompt_facts(candidate: Candidate) -> dict[str, Any]:
@@ -75,17 +77,11 @@ def prompt_facts(candidate: Candidate) -> dict[str, Any]:
 
 def compact_facts(candidate: Candidate) -> dict[str, Any]:
     """The few facts a small local model gets: its prompt prefill costs seconds per thousand tokens on a CPU."""
-    product = candidate.product
-    facts: dict[str, Any] = {"id": product.id, "title": product.title}
-    if product.brand:
-        facts["brand"] = product.brand
-    if product.price is not None:
-        facts["price"] = product.price
-        if product.currency:
-            facts["currency"] = product.currency
-    if product.tags:
-        facts["tags"] = list(product.tags[:3])
-    return facts
+    facts = prompt_facts(candidate)
+    compact = {key: facts[key] for key in _COMPACT_KEYS if key in facts}
+    if "tags" in compact:
+        compact["tags"] = compact["tags"][:_COMPACT_TAGS]
+    return compact
 
 
 def active_filters(filters: Filters, understood: Understood | None = None) -> dict[str, Any]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_HANGUL = re.compile(r"[\uac00-\ud7af]")
+# Scripts, shared by the language detector, the prose check and hybrid retrieval.
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+KANA = re.compile(r"[\u3040-\u30ff]")
+HANGUL = re.compile(r"[\uac00-\ud7af]")
 
 LANGUAGE_NAMES = {
     "zh": "Simplified Chinese (简体中文)",
@@ -27,11 +28,11 @@ LANGUAGE_NAMES = {
 
 def detect_language(text: str) -> str:
     """The script-level language of ``text``: kana → ja, hangul → ko, Han → zh, otherwise en."""
-    if _KANA.search(text):
+    if KANA.search(text):
         return "ja"
-    if _HANGUL.search(text):
+    if HANGUL.search(text):
         return "ko"
-    if _HAN.search(text):
+    if HAN.search(text):
         return "zh"
     return "en"
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,7 +99,6 @@ class Embedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub
                     from sentence_transformers import SentenceTransformer
 
                     device = self._device
@@ -108,6 +106,7 @@ class Embedder:
                         import torch
 
                         device = "cuda" if torch.cuda.is_available() else "cpu"
+                    # a local directory, local_files_only: the model hub is never asked
                     self._model = SentenceTransformer(str(self.model_dir), device=device, local_files_only=True)
         return self._model
 

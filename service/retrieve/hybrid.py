@@ -15,19 +15,18 @@ segments it with jieba. Filters and ruled-out phrases mask both sides before the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from service.prompt.language import HAN
 from service.retrieve.base import Candidate
 from service.retrieve.dense import DenseIndex
 from service.retrieve.lexical import LexicalIndex, top_positions
 from service.validate.recommend import Filters
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class HybridParams:
 
 def uses_dense(query: str) -> bool:
     """Whether the (English) embedder should score this query: not when it holds Chinese."""
-    return _HAN.search(query) is None
+    return HAN.search(query) is None
 
 
 class HybridRetriever:
