@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import redis
+from pydantic import SecretStr
 
 from service.ops.metrics import Metrics
 from service.provider.base import Provider
@@ -17,31 +18,34 @@ from service.settings import ExtraProvider, Settings
 log = logging.getLogger(__name__)
 
 
-def _openai(settings: Settings, metrics: Metrics) -> Provider:
+def _compatible(
+    name: str, model: str, api_key: SecretStr | None, base_url: str | None, timeout_s: float,
+    response_format: str, settings: Settings, metrics: Metrics,
+) -> Provider:
+    """An OpenAI-compatible provider; retries and the max-tokens parameter come from the settings."""
     return OpenAIProvider(
-        name="openai",
-        model=settings.model,
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        base_url=settings.openai_base_url,
-        timeout_s=settings.timeout_s,
+        name=name,
+        model=model,
+        api_key=api_key.get_secret_value() if api_key else None,
+        base_url=base_url,
+        timeout_s=timeout_s,
         retry=RetryPolicy(retries=settings.retries, max_wait_s=settings.retry_max_wait_s),
-        response_format=settings.response_format,
+        response_format=response_format,
         max_tokens_param=settings.max_tokens_param,
         on_retry=metrics.retry,
     )
 
 
+def _openai(settings: Settings, metrics: Metrics) -> Provider:
+    return _compatible(
+        "openai", settings.model, settings.openai_api_key, settings.openai_base_url, settings.timeout_s,
+        settings.response_format, settings, metrics,
+    )
+
+
 def _extra(name: str, spec: ExtraProvider, settings: Settings, metrics: Metrics) -> Provider:
-    return OpenAIProvider(
-        name=name,
-        model=spec.model,
-        api_key=spec.api_key.get_secret_value() if spec.api_key else None,
-        base_url=spec.base_url,
-        timeout_s=spec.timeout_s,
-        retry=RetryPolicy(retries=settings.retries, max_wait_s=settings.retry_max_wait_s),
-        response_format=spec.response_format,
-        max_tokens_param=settings.max_tokens_param,
-        on_retry=metrics.retry,
+    return _compatible(
+        name, spec.model, spec.api_key, spec.base_url, spec.timeout_s, spec.response_format, settings, metrics
     )
 
 
