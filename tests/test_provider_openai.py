@@ -129,6 +129,21 @@ def test_broken_bodies_are_retryable_errors(upstream, step):
     assert provider(upstream.base_url).complete(chat()).attempts == 2
 
 
+def test_json_that_is_not_a_chat_completion_is_retried_then_named(upstream):
+    not_completion = malformed('{"object": "list", "data": []}', content_type="application/json")
+    upstream.script(not_completion, reply(ANSWER))
+    assert provider(upstream.base_url).complete(chat()).attempts == 2
+    upstream.default(not_completion)
+    with pytest.raises(RetryableProviderError, match="not a chat completion: choices"):
+        provider(upstream.base_url, retries=1).complete(chat())
+
+
+def test_servers_that_omit_usage_or_send_nulls_are_read(upstream):
+    upstream.script(reply(ANSWER, usage={"prompt_tokens": None, "completion_tokens": None, "total_tokens": None}))
+    completion = provider(upstream.base_url).complete(chat())
+    assert completion.tokens_in == 0 and completion.tokens_out == 0 and completion.text
+
+
 def test_empty_content_is_invalid_output(upstream):
     upstream.script(reply(""))
     with pytest.raises(InvalidOutput):

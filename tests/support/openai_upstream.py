@@ -75,6 +75,37 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
+def completion_payload(body: Mapping[str, Any], content: str | dict[str, Any] | list[Any],
+                       finish_reason: str = "stop", usage: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """A ``chat.completion`` object answering ``body`` with ``content``, with plausible ``usage``."""
+    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+    prompt_tokens = estimate_tokens(json.dumps(body.get("messages", []), ensure_ascii=False))
+    completion_tokens = estimate_tokens(text)
+    counted = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    if usage:
+        counted.update(usage)
+        if "total_tokens" not in usage:
+            counted["total_tokens"] = counted["prompt_tokens"] + counted["completion_tokens"]
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", MODEL_IDS[0]),
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text, "refusal": None},
+            "logprobs": None,
+            "finish_reason": finish_reason,
+        }],
+        "usage": counted,
+        "system_fingerprint": "fp_scripted",
+    }
+
+
 # --------------------------------------------------------------------------- steps
 
 
@@ -120,32 +151,7 @@ class _Exchange:
 
     def send_completion(self, content: str | dict[str, Any] | list[Any], finish_reason: str,
                         usage: Mapping[str, int] | None) -> None:
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-        prompt_tokens = estimate_tokens(json.dumps(self.body.get("messages", []), ensure_ascii=False))
-        completion_tokens = estimate_tokens(text)
-        counted = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
-        if usage:
-            counted.update(usage)
-            if "total_tokens" not in usage:
-                counted["total_tokens"] = counted["prompt_tokens"] + counted["completion_tokens"]
-        self.send_json(200, {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": self.body.get("model", MODEL_IDS[0]),
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": None},
-                "logprobs": None,
-                "finish_reason": finish_reason,
-            }],
-            "usage": counted,
-            "system_fingerprint": "fp_scripted",
-        })
+        self.send_json(200, completion_payload(self.body, content, finish_reason, usage))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -574,7 +580,7 @@ def _invalid_chat_body(body: Any) -> str | None:
 # --------------------------------------------------------------------------- standalone
 
 
-def _load_callable(spec: str) -> ContentFn:
+def load_callable(spec: str) -> ContentFn:
     module, _, attr = spec.partition(":")
     if not attr:
         raise SystemExit(f"--reply-fn wants MODULE:CALLABLE, got {spec!r}")
@@ -596,7 +602,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reply is not None:
         default = reply(args.reply)
     elif args.reply_fn:
-        default = reply_fn(_load_callable(args.reply_fn))
+        default = reply_fn(load_callable(args.reply_fn))
 
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
