@@ -32,7 +32,7 @@ QUERIES = ("warm down jacket for winter", "我想买一款适合冬天穿的羽�
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", choices=("miss", "hit"), help="profile this run and print where its time went")
     args = parser.parse_args(argv)
     upstream = subprocess.Popen(
         [sys.executable, "-m", "tests.support.openai_upstream", "--port", "0", "--reply-fn",
@@ -58,17 +58,19 @@ def main(argv: list[str] | None = None) -> None:
         profiler = cProfile.Profile() if args.profile else None
         for label, queries in (("miss", [f"{QUERIES[i % len(QUERIES)]} {uuid.uuid4().hex[:6]}" for i in range(args.requests)]),
                                ("hit", [warm[i % len(warm)] for i in range(args.requests)])):
-            if profiler and label == "miss":
+            if profiler and label == args.profile:
                 profiler.enable()
             cpu, wall = time.process_time(), time.perf_counter()
             for q in queries:
                 post(q)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            if profiler and label == "miss":
+            if profiler and label == args.profile:
                 profiler.disable()
             print(f"{label}: {cpu / len(queries) * 1000:.3f} ms CPU, {wall / len(queries) * 1000:.3f} ms wall per request")
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+            if os.environ.get("BENCH_DUMP"):
+                profiler.dump_stats(os.environ["BENCH_DUMP"])
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(os.environ.get("BENCH_FILTER", ""), 60)
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)

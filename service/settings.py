@@ -125,6 +125,13 @@ class Settings(BaseSettings):
         description="Where retrieval indexes are persisted, keyed by the catalog's content hash.",
     )
     candidates: int = Field(20, ge=1, le=200, description="Candidates retrieval hands to the model.")
+    retrieval_memo: int = Field(
+        4096,
+        ge=0,
+        description="Recent distinct (query, filters) whose query understanding and candidates each worker keeps, "
+        "so a repeated query (and every cache hit) skips both; 0 turns it off. The catalog never changes under "
+        "a running worker, so an entry is never out of date.",
+    )
     retrieval: Literal["bm25", "hybrid"] = Field(
         "bm25",
         description="Retrieval mode: bm25 (lexical), or hybrid (BM25 fused with dense embeddings; needs the "

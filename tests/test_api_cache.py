@@ -153,3 +153,37 @@ def test_degraded_answers_are_not_cached(make_app, upstream):
     upstream.default(reply_fn(pick_first_k))
     recovered = ask(app).json
     assert recovered["degraded"] is False and recovered["cached"] is False
+
+
+class CountingRetriever:
+    """The shared demo retriever, counting what it is asked."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def search(self, query, filters, n, **kwargs):
+        self.calls.append((query, filters.model_dump_json()))
+        return self.inner.search(query, filters, n, **kwargs)
+
+
+@pytest.mark.parametrize("memo", [4096, 0])
+def test_retrieval_memo_skips_understanding_and_retrieval_for_a_repeated_query(
+    make_settings, demo_catalog, demo_retriever, picks, memo
+):
+    from service.app import build_dependencies, create_app
+
+    settings = make_settings(retrieval_memo=memo)
+    counting = CountingRetriever(demo_retriever)
+    app = create_app(settings, deps=build_dependencies(settings, catalog=demo_catalog, retriever=counting))
+    body = {"query": "down jacket under $300", "k": 3}
+    first, again = ask(app, body), ask(app, body)
+    assert again.json["cached"] is True and again.json["items"] == first.json["items"]
+    assert again.json["understood"] == first.json["understood"] and first.json["understood"]["price_max"] == 300
+    assert len(counting.calls) == (1 if memo else 2)
+    # Explicit filters are part of the memo's key, even when their values equal the defaults.
+    explicit = ask(app, {**body, "filters": {"in_stock": True}})
+    assert explicit.json["cached"] is True  # same candidates, same answer
+    cheaper = ask(app, {**body, "filters": {"price_max": 150}})
+    assert all(item["price"] <= 150 for item in cheaper.json["items"])
+    assert len(counting.calls) == (3 if memo else 4)
+    assert counting.calls[-1] != counting.calls[0]

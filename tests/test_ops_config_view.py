@@ -36,6 +36,7 @@ BAD_VALUES = {
     "catalog_strict": "maybe",
     "index_dir": A_FILE,
     "candidates": "0",
+    "retrieval_memo": "-1",
     "retrieval": "vector",
     "dense_model": "/nonexistent/model",
     "dense_device": "tpu",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cachetools import LRUCache, cached
 
 from service.cache.keys import answer_key, normalize_text
 from service.cache.singleflight import SingleFlight
@@ -97,6 +99,13 @@ def active_filters(filters: Filters, understood: Understood | None = None) -> di
     return data
 
 
+def _retrieval_key(request: RecommendRequest) -> tuple[str, str, frozenset[str]]:
+    """What retrieval depends on: the words, the filters, and which filters were set explicitly (they win over
+    what understanding reads from the words; see merge_filters)."""
+    filters = request.filters
+    return request.query, filters.model_dump_json(), frozenset(filters.model_fields_set)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The cacheable part of an answer: everything but request id, cache flag and timings."""
@@ -154,6 +163,10 @@ class RecommendPipeline:
         self.prompt_version = renderer.version(ENDPOINT)
         # Small local models get a compact form of each request (see ChatRequest.compact).
         self._compact_version = renderer.version(COMPACT) if LOCAL in settings.provider_chain else None
+        if settings.retrieval_memo:
+            self._retrieve = cached(  # type: ignore[method-assign]
+                LRUCache(maxsize=settings.retrieval_memo), key=_retrieval_key, lock=threading.Lock()
+            )(self._retrieve)
 
     def run(self, request: RecommendRequest, request_id: str, trace: RequestTrace | None = None) -> RecommendResponse:
         """The whole flow for one request; ``trace`` (when given) receives what the access log reports.
@@ -163,8 +176,8 @@ class RecommendPipeline:
         trace = trace if trace is not None else RequestTrace()
         started = time.monotonic()
         deadline = started + self._settings.deadline_s
-        understood, filters, search_text = self._understand(request)
-        candidates = self._retriever.search(search_text, filters, self._settings.candidates)
+        understood, filters, found_candidates = self._retrieve(request)
+        candidates = list(found_candidates)
         retrieval_ms = (time.monotonic() - started) * 1000
         language = answer_language(request.query, request.language)
         found = understood.found() if understood else None
@@ -214,6 +227,14 @@ class RecommendPipeline:
         )
 
     # -- steps -----------------------------------------------------------------------------
+    def _retrieve(self, request: RecommendRequest) -> tuple[Understood | None, Filters, tuple[Candidate, ...]]:
+        """Understanding, then retrieval; memoized per (query, filters) when ``retrieval_memo`` is on.
+
+        What it returns is shared by every request with the same words and filters: callers copy, never mutate.
+        """
+        understood, filters, search_text = self._understand(request)
+        return understood, filters, tuple(self._retriever.search(search_text, filters, self._settings.candidates))
+
     def _understand(self, request: RecommendRequest) -> tuple[Understood | None, Filters, str]:
         """Constraints from the shopper's words, merged under the request's explicit filters."""
         if self._understanding is None:
