@@ -120,3 +120,47 @@ def test_follower_stops_waiting_at_the_deadline(key):
     result = SingleFlight(client).do(key, lambda: b"mine", time.monotonic() + 0.3)
     assert result.value == b"mine"
     assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize("use_redis", [False, True])
+def test_an_answer_to_cache_is_written_with_the_result(key, use_redis):
+    from service.cache.singleflight import Computed
+    from service.cache.store import MemoryCache, RedisCache
+
+    client = redis.Redis.from_url(REDIS_URL)
+    cache = RedisCache(client) if use_redis else MemoryCache()
+    flights = SingleFlight(client if use_redis else None)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.05)
+        return Computed(b"shared", f"{key}:answer", b"cached", 60.0)
+
+    results = run_concurrently(4, lambda: flights.do(key, compute, time.monotonic() + 5, cache))
+    assert [r.value for r in results] == [b"shared"] * 4 and len(calls) == 1
+    assert cache.get(f"{key}:answer") == b"cached"
+    if use_redis:
+        assert 0 < client.pttl(f"{key}:answer") <= 60_000
+        assert client.get(f"{key}:flight") is None  # released in the same round trip
+    # Nothing to cache, or no cache given: only the value comes back.
+    assert flights.do(f"{key}:2", lambda: Computed(b"v"), time.monotonic() + 5, cache).value == b"v"
+    assert flights.do(f"{key}:3", lambda: Computed(b"v", f"{key}:x", b"c", 60.0), time.monotonic() + 5).value == b"v"
+    assert cache.get(f"{key}:x") is None
+
+
+def test_with_redis_down_the_answer_write_is_tried_alone_and_counted():
+    from service.cache.singleflight import Computed
+    from service.cache.store import RedisCache
+
+    events = []
+
+    class Events:
+        def cache_event(self, outcome):
+            events.append(outcome)
+
+    down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    flights = SingleFlight(down)
+    cache = RedisCache(down, events=Events())
+    result = flights.do("k", lambda: Computed(b"v", "k:answer", b"c", 60.0), time.monotonic() + 5, cache)
+    assert result.value == b"v" and events == ["error"]  # the lock could not be taken; the write was tried alone

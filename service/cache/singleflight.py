@@ -6,6 +6,9 @@ poll for the leader's result, which is published under its own short-lived key
 whether or not the answer itself is cacheable. If the leader dies or is too slow,
 the lock expires and a follower computes for itself: single-flight saves calls,
 it never blocks an answer past the deadline.
+
+A computation may also hand back an answer to cache (:class:`Computed`): with Redis
+it is written in the same round trip that publishes the result and releases the lock.
 """
 
 from __future__ import annotations
@@ -20,7 +23,22 @@ from dataclasses import dataclass
 
 import redis
 
+from service.cache.store import AnswerCache, RedisCache
+
 RESULT_TTL_S = 30.0
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What a computation hands back: the value every caller of the flight gets, and an answer to cache."""
+
+    value: bytes
+    cache_key: str | None = None
+    cache_value: bytes = b""
+    cache_ttl_s: float = 0.0
+
+
+Compute = Callable[[], "bytes | Computed"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +65,11 @@ class SingleFlight:
         self._flights: dict[str, Future[bytes]] = {}
         self._guard = threading.Lock()
 
-    def do(self, key: str, compute: Callable[[], bytes], deadline: float) -> FlightResult:
-        """Run ``compute`` once for all concurrent callers of ``key``; wait at most until ``deadline``."""
+    def do(self, key: str, compute: Compute, deadline: float, cache: AnswerCache | None = None) -> FlightResult:
+        """Run ``compute`` once for all concurrent callers of ``key``; wait at most until ``deadline``.
+
+        A :class:`Computed` with a ``cache_key`` is also written to ``cache``.
+        """
         with self._guard:
             future = self._flights.get(key)
             leader = future is None
@@ -60,11 +81,11 @@ class SingleFlight:
             try:
                 return FlightResult(future.result(timeout=max(0.0, deadline - time.monotonic())), shared=True)
             except FutureTimeout:
-                return FlightResult(compute(), shared=False)
+                return FlightResult(self._alone(compute, cache), shared=False)
             except Exception:  # the leader failed; this caller tries for itself
-                return FlightResult(compute(), shared=False)
+                return FlightResult(self._alone(compute, cache), shared=False)
         try:
-            result = self._across_processes(key, compute, deadline)
+            result = self._across_processes(key, compute, deadline, cache)
             future.set_result(result.value)
             return result
         except BaseException as exc:
@@ -74,35 +95,59 @@ class SingleFlight:
             with self._guard:
                 self._flights.pop(key, None)
 
-    def _across_processes(self, key: str, compute: Callable[[], bytes], deadline: float) -> FlightResult:
+    def _alone(self, compute: Compute, cache: AnswerCache | None) -> bytes:
+        """Compute without sharing; the answer to cache, if any, is written on its own."""
+        computed = _computed(compute())
+        if computed.cache_key is not None and cache is not None:
+            cache.set(computed.cache_key, computed.cache_value, computed.cache_ttl_s)
+        return computed.value
+
+    def _across_processes(self, key: str, compute: Compute, deadline: float, cache: AnswerCache | None) -> FlightResult:
         if self._client is None:
-            return FlightResult(compute(), shared=False)
+            return FlightResult(self._alone(compute, cache), shared=False)
         lock_key, result_key = f"{key}:flight", f"{key}:flight-result"
         token = uuid.uuid4().hex
         try:
             acquired = bool(self._client.set(lock_key, token, nx=True, px=int(self._lock_ttl_s * 1000)))
         except redis.RedisError:
-            return FlightResult(compute(), shared=False)
+            return FlightResult(self._alone(compute, cache), shared=False)
         if acquired:
             try:
-                value = compute()
-                try:
-                    pipe = self._client.pipeline(transaction=False)
-                    pipe.set(result_key, value, px=int(RESULT_TTL_S * 1000))
-                    pipe.delete(lock_key)
-                    pipe.execute()
-                except redis.RedisError:
-                    pass
-                return FlightResult(value, shared=False)
+                computed = _computed(compute())
+                self._publish(computed, result_key, lock_key, cache)
+                return FlightResult(computed.value, shared=False)
             except BaseException:
                 try:
                     self._client.delete(lock_key)
                 except redis.RedisError:
                     pass
                 raise
-        return self._follow(lock_key, result_key, compute, deadline)
+        return self._follow(lock_key, result_key, compute, deadline, cache)
 
-    def _follow(self, lock_key: str, result_key: str, compute: Callable[[], bytes], deadline: float) -> FlightResult:
+    def _publish(self, computed: Computed, result_key: str, lock_key: str, cache: AnswerCache | None) -> None:
+        """One round trip: the answer to cache, the flight's result for followers elsewhere, the lock released."""
+        assert self._client is not None
+        cache = cache if computed.cache_key is not None else None
+        pipe = self._client.pipeline(transaction=False)
+        queued = isinstance(cache, RedisCache) and cache.queue_set(
+            pipe, computed.cache_key or "", computed.cache_value, computed.cache_ttl_s
+        )
+        pipe.set(result_key, computed.value, px=int(RESULT_TTL_S * 1000))
+        pipe.delete(lock_key)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            if queued:
+                cache.queued_set_failed(exc)  # type: ignore[union-attr]
+            return
+        if queued:
+            cache.queued_set_done()  # type: ignore[union-attr]
+        elif cache is not None:
+            cache.set(computed.cache_key or "", computed.cache_value, computed.cache_ttl_s)
+
+    def _follow(
+        self, lock_key: str, result_key: str, compute: Compute, deadline: float, cache: AnswerCache | None
+    ) -> FlightResult:
         wait = self._poll_s
         try:
             while time.monotonic() + wait < deadline:
@@ -118,4 +163,8 @@ class SingleFlight:
                 wait = min(wait * 1.5, self._max_poll_s)
         except redis.RedisError:
             pass
-        return FlightResult(compute(), shared=False)
+        return FlightResult(self._alone(compute, cache), shared=False)
+
+
+def _computed(result: bytes | Computed) -> Computed:
+    return result if isinstance(result, Computed) else Computed(result)

@@ -121,6 +121,19 @@ class RedisCache:
             return
         self._events.cache_event("set")
 
+    def queue_set(self, pipe: redis.client.Pipeline, key: str, value: bytes, ttl_s: float) -> bool:
+        """Add :meth:`set` to a pipeline the caller executes (then :meth:`queued_set_done` or ``_failed``)."""
+        if ttl_s <= 0 or self._skipping():
+            return False
+        pipe.set(key, value, px=max(1, int(ttl_s * 1000)))
+        return True
+
+    def queued_set_done(self) -> None:
+        self._events.cache_event("set")
+
+    def queued_set_failed(self, exc: Exception) -> None:
+        self._failed("set", exc)
+
     def status(self) -> dict[str, Any]:
         try:
             self._client.ping()

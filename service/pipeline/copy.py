@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from service.cache.keys import answer_key, normalize_text
-from service.cache.singleflight import SingleFlight
+from service.cache.singleflight import Computed, SingleFlight
 from service.cache.store import AnswerCache
 from service.catalog.load import Catalog
 from service.catalog.product import Product
@@ -186,13 +186,14 @@ class CopyPipeline:
             payload["usage"] = Usage().model_dump()
             return self._respond(payload, request_id, started, 0.0, cached=True)
 
-        def compute() -> bytes:
+        def compute() -> Computed:
             outcome = self._answer(product, options, language, limits, deadline, allow)
-            if outcome.cacheable:
-                self._cache.set(key, orjson.dumps(outcome.payload), self._ttl(outcome.payload))
-            return orjson.dumps({"payload": outcome.payload, "llm_ms": outcome.llm_ms})
+            blob = orjson.dumps({"payload": outcome.payload, "llm_ms": outcome.llm_ms})
+            if not outcome.cacheable:
+                return Computed(blob)
+            return Computed(blob, key, orjson.dumps(outcome.payload), self._ttl(outcome.payload))
 
-        flight = self._flights.do(key, compute, deadline)
+        flight = self._flights.do(key, compute, deadline, self._cache)
         if flight.shared:
             self._metrics.coalesced.inc()
         result = orjson.loads(flight.value)

@@ -17,7 +17,7 @@ import orjson
 from cachetools import LRUCache, cached
 
 from service.cache.keys import answer_key, normalize_text
-from service.cache.singleflight import SingleFlight
+from service.cache.singleflight import Computed, SingleFlight
 from service.cache.store import AnswerCache
 from service.catalog.load import Catalog
 from service.errors import InvalidOutput, ProviderError, ServiceUnavailable
@@ -195,7 +195,7 @@ class RecommendPipeline:
                 orjson.loads(hit), request_id, started, retrieval_ms, 0.0, cached=True, understood=found, trace=trace
             )
 
-        def compute() -> bytes:
+        def compute() -> Computed:
             outcome = self._answer(request, filters, understood, language, candidates, deadline)
             blob = orjson.dumps(
                 {
@@ -204,11 +204,12 @@ class RecommendPipeline:
                     "tokens": [outcome.tokens_in, outcome.tokens_out],
                 }
             )
-            if outcome.cacheable:
-                self._cache.set(key, orjson.dumps(outcome.payload), self._ttl(outcome.payload))
-            return blob
+            if not outcome.cacheable:
+                return Computed(blob)
+            # written by the flight, in the round trip that publishes the result and releases its lock
+            return Computed(blob, key, orjson.dumps(outcome.payload), self._ttl(outcome.payload))
 
-        flight = self._flights.do(key, compute, deadline)
+        flight = self._flights.do(key, compute, deadline, self._cache)
         result = orjson.loads(flight.value)
         if flight.shared:
             self._metrics.coalesced.inc()
