@@ -5,7 +5,7 @@ way ``shopguide serve`` reads them; a bad value stops the master before it forks
 Prometheus multi-process mode is set up here, in the master, before workers fork.
 """
 
-from service.ops.gunicorn import gunicorn_options, metrics_hooks, prepare_metrics_dir
+from service.ops.gunicorn import ensure_port_free, gunicorn_options, metrics_hooks, prepare_metrics_dir
 from service.settings import load_settings
 
 _settings = load_settings()
@@ -14,6 +14,7 @@ _hooks = metrics_hooks(_metrics_dir, _temporary)
 
 wsgi_app = "service:create_app()"
 globals().update(gunicorn_options(_settings))
+ensure_port_free(globals()["bind"])  # workers listen with SO_REUSEPORT: a taken port would not fail on its own
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201

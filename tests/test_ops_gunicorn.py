@@ -168,6 +168,25 @@ def test_gunicorn_options(providers: str, workers: int) -> None:
     options = gunicorn_options(settings)
     assert options["workers"] == workers and options["worker_class"] == "gthread"
     assert options["graceful_timeout"] == 42 and options["timeout"] > 20
+    assert options["reuse_port"] is (workers > 1)  # the kernel spreads connections over the workers
+
+
+def test_serve_refuses_a_port_another_server_listens_on() -> None:
+    from service.ops.gunicorn import ensure_port_free
+
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as a reuse_port worker listens
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+            ensure_port_free(f"127.0.0.1:{port}")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPGUIDE_")}
+        done = subprocess.run([sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=REPO,
+                              capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 1 and "is another server running?" in done.stderr
+    ensure_port_free(f"127.0.0.1:{port}")  # free again
+    ensure_port_free("unix:/tmp/shopguide.sock")
 
 
 def test_default_workers_follow_the_primary_provider_and_redis() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from service.ops.gunicorn import gunicorn_options, metrics_hooks, prepare_metrics_dir
+from service.ops.gunicorn import ensure_port_free, gunicorn_options, metrics_hooks, prepare_metrics_dir
 from service.settings import Settings, load_settings
 
 AppFactory = Callable[[Settings], Any]
@@ -38,8 +39,10 @@ def serve(settings: Settings, app_factory: AppFactory | None = None) -> None:
 
     ``app_factory`` builds the WSGI app in each worker (default :func:`service.app.create_app`).
     """
+    options = gunicorn_options(settings)
+    ensure_port_free(options["bind"])
     directory, temporary = prepare_metrics_dir(settings)  # before any worker forks
-    options = {**gunicorn_options(settings), **metrics_hooks(directory, temporary)}
+    options.update(metrics_hooks(directory, temporary))
     _Gunicorn(settings, options, app_factory).run()
 
 
@@ -55,6 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers, "threads": args.threads}.items() if v}
     settings = load_settings(**overrides)  # fail fast on bad configuration, before forking workers
+    try:
+        ensure_port_free(gunicorn_options(settings)["bind"])
+    except OSError as exc:
+        print(f"shopguide: {exc}", file=sys.stderr)
+        return 1
     print(f"shopguide listening on http://{settings.host}:{settings.port}  (docs: /docs)", flush=True)
     serve(settings)
     return 0

@@ -79,7 +79,8 @@ def completion_payload(body: Mapping[str, Any], content: str | dict[str, Any] | 
                        finish_reason: str = "stop", usage: Mapping[str, int] | None = None) -> dict[str, Any]:
     """A ``chat.completion`` object answering ``body`` with ``content``, with plausible ``usage``."""
     text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-    prompt_tokens = estimate_tokens(json.dumps(body.get("messages", []), ensure_ascii=False))
+    messages = body.get("messages") or []
+    prompt_tokens = estimate_tokens("".join(str(m.get("content", "")) for m in messages if isinstance(m, dict)))
     completion_tokens = estimate_tokens(text)
     counted = {
         "prompt_tokens": prompt_tokens,
