@@ -11,6 +11,8 @@ Python client on a 2-core box.
 
 Reported per client count:
 - upstream alone: the fake upstream's own latency above its fixed delay, driven directly;
+- floor: ``bench.floor_app`` (gunicorn + Flask relaying one completion through the openai
+  SDK, nothing else) under the same gunicorn settings: what the stack alone adds here;
 - cache miss: every request is a new query, so each one waits for the upstream;
   overhead = latency - fixed upstream delay (a constant shift, so percentiles subtract);
 - cache hit: requests cycle through queries answered beforehand.
@@ -88,6 +90,27 @@ def start_service(base_url: str, port: int, prefix: str, workers: int | None, th
     raise SystemExit("shopguide did not become ready")
 
 
+def start_floor(base_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+         "--reuse-port", "--keep-alive", "5", "--log-level", "warning", "-b", f"127.0.0.1:{port}",
+         "bench.floor_app:create_app()"],
+        cwd=ROOT, env={**os.environ, "OPENAI_BASE_URL": base_url},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/recommend", data=b'{"query": "x"}',
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=5) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the floor app did not start")
+
+
 def wrk(url: str, script: Path, clients: int, duration: float, *args: str) -> dict:
     cmd = ["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{int(duration)}s", "--timeout", "10s", "-s", str(script), url]
     if args:
@@ -122,15 +145,19 @@ def main(argv: list[str] | None = None) -> None:
     clients = [int(c) for c in args.clients.split(",")]
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     upstream, base_url = start_upstream(args.latency)
-    port = free_port()
+    port, floor_port = free_port(), free_port()
     service = start_service(base_url, port, prefix, args.workers, args.threads)
+    workers = args.workers or default_workers(load_settings(providers="openai", redis_url=REDIS_URL))
+    floor = start_floor(base_url, floor_port, workers, args.threads)
     fixed_ms = args.latency * 1000
     rows = []
     try:
         url = f"http://127.0.0.1:{port}"
         wrk(url, WRK / "recommend.lua", 16, 3, "miss", "warm")  # warm-up: connections, jieba, the SDK's pools
+        wrk(f"http://127.0.0.1:{floor_port}", WRK / "recommend.lua", 16, 3, "miss", "warm")
         for c in clients:
             up = wrk(base_url.removesuffix("/v1") + "/v1/chat/completions", WRK / "upstream.lua", c, args.duration)
+            bare = wrk(f"http://127.0.0.1:{floor_port}", WRK / "recommend.lua", c, args.duration, "miss", f"f{c}")
             miss = wrk(url, WRK / "recommend.lua", c, args.duration, "miss", f"r{c}")
             rows.append(
                 {
@@ -138,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
                     "upstream_self_p50_ms": up["p50_us"] / 1000 - fixed_ms,
                     "upstream_self_p99_ms": up["p99_us"] / 1000 - fixed_ms,
                     "upstream_rps": up["rps"],
+                    "floor_overhead_p50_ms": bare["p50_us"] / 1000 - fixed_ms,
+                    "floor_overhead_p99_ms": bare["p99_us"] / 1000 - fixed_ms,
+                    "floor_rps": bare["rps"],
                     "miss_overhead_p50_ms": miss["p50_us"] / 1000 - fixed_ms,
                     "miss_overhead_p99_ms": miss["p99_us"] / 1000 - fixed_ms,
                     "miss_rps": miss["rps"],
@@ -152,7 +182,9 @@ def main(argv: list[str] | None = None) -> None:
                        hit_errors=hit["errors"])
     finally:
         service.terminate()
+        floor.terminate()
         upstream.terminate()
+        floor.wait(timeout=60)
         service.wait(timeout=60)
         upstream.wait(timeout=10)
         client = redis.Redis.from_url(REDIS_URL)
@@ -161,15 +193,16 @@ def main(argv: list[str] | None = None) -> None:
 
     machine = f"{platform.node()} · {os.cpu_count()} CPUs · {platform.processor() or platform.machine()} · Python {platform.python_version()}"
     result = {"bench": "service", "machine": machine, "latency_s": args.latency, "duration_s": args.duration,
-              "workers": args.workers or default_workers(load_settings(providers="openai", redis_url=REDIS_URL)), "threads": args.threads, "rows": rows, "date": time.strftime("%Y-%m-%d")}
+              "workers": workers, "threads": args.threads, "rows": rows, "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "service.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nmachine: {machine}; upstream latency {fixed_ms:.0f} ms; gunicorn {result['workers']} workers x {args.threads} threads\n")
-    print("| clients | upstream self p50/p99 ms | miss overhead p50 ms | miss overhead p99 ms | miss req/s (ideal) | hit p50 ms | hit p99 ms | hit req/s | errors |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| clients | upstream self p50/p99 ms | floor overhead p50/p99 ms (req/s) | miss overhead p50 ms | miss overhead p99 ms | miss req/s (ideal) | hit p50 ms | hit p99 ms | hit req/s | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['clients']} | {r['upstream_self_p50_ms']:.2f} / {r['upstream_self_p99_ms']:.2f} "
+            f"| {r['floor_overhead_p50_ms']:.2f} / {r['floor_overhead_p99_ms']:.2f} ({r['floor_rps']:.0f}) "
             f"| {r['miss_overhead_p50_ms']:.2f} | {r['miss_overhead_p99_ms']:.2f} | {r['miss_rps']:.0f} ({r['ideal_rps']:.0f}) "
             f"| {r['hit_p50_ms']:.2f} | {r['hit_p99_ms']:.2f} | {r['hit_rps']:.0f} | {r['miss_errors'] + r['hit_errors']} |"
         )

@@ -119,7 +119,7 @@ def test_killed_worker_loses_nothing(upstream, tmp_path, prefix):
         deadline = time.monotonic() + 30
         holders: list[str] = []
         while time.monotonic() < deadline:
-            holders = [v.decode() for k in store.client.scan_iter(store.key(job_id, "lease:*")) if (v := store.client.get(k))]
+            holders = [v.decode() for k in store.client.scan_iter(store.key(job_id, "lease:*"), count=1000) if (v := store.client.get(k))]
             if len(holders) == 2 and store.progress(job_id).done >= 5:
                 break
             time.sleep(0.01)
