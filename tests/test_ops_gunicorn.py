@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from service.ops.gunicorn import gunicorn_options
+from service.ops.gunicorn import freeze_startup_objects, gunicorn_options
 from tests.ops_support import Upstream, sample, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -169,6 +169,18 @@ def test_gunicorn_options(providers: str, workers: int) -> None:
     assert options["workers"] == workers and options["worker_class"] == "gthread"
     assert options["graceful_timeout"] == 42 and options["timeout"] > 20
     assert options["reuse_port"] is (workers > 1)  # the kernel spreads connections over the workers
+    assert options["post_worker_init"] is freeze_startup_objects
+
+
+def test_startup_objects_are_frozen_out_of_the_collectors_sight() -> None:
+    import gc
+
+    survivor = [object() for _ in range(1000)]
+    try:
+        freeze_startup_objects(worker=None)
+        assert gc.get_freeze_count() >= len(survivor)
+    finally:
+        gc.unfreeze()
 
 
 def test_serve_refuses_a_port_another_server_listens_on() -> None:
