@@ -53,9 +53,9 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         "worker_class": "gthread",
         # Each worker listens on its own SO_REUSEPORT socket and the kernel spreads new connections
         # evenly. On one shared socket, whichever worker wakes first accepts, and keep-alive clients
-        # stay where they landed: bench/service.py's 64 connections split about 30/6/14/14 over four
-        # workers, the busiest one's GIL queueing every request it held (ensure_port_free below keeps
-        # a second server from silently sharing the port).
+        # stay where they landed: under bench/service.py's 64 clients four workers held 72/20/44/39
+        # sockets and used 0.59/0.10/0.40/0.33 cores, the busiest one's GIL queueing its requests
+        # (ensure_port_free keeps a second server from silently sharing the port).
         "reuse_port": workers > 1,
         "post_worker_init": freeze_startup_objects,
         "threads": settings.threads,
