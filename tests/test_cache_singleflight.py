@@ -164,3 +164,13 @@ def test_with_redis_down_the_answer_write_is_tried_alone_and_counted():
     cache = RedisCache(down, events=Events())
     result = flights.do("k", lambda: Computed(b"v", "k:answer", b"c", 60.0), time.monotonic() + 5, cache)
     assert result.value == b"v" and events == ["error"]  # the lock could not be taken; the write was tried alone
+
+
+def test_an_in_process_cache_beside_redis_flights_is_written_too(key):
+    from service.cache.singleflight import Computed
+    from service.cache.store import MemoryCache
+
+    cache = MemoryCache()
+    flights = SingleFlight(redis.Redis.from_url(REDIS_URL))
+    result = flights.do(key, lambda: Computed(b"v", f"{key}:answer", b"c", 60.0), time.monotonic() + 5, cache)
+    assert result.value == b"v" and cache.get(f"{key}:answer") == b"c"

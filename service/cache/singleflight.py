@@ -139,10 +139,12 @@ class SingleFlight:
         except redis.RedisError as exc:
             if queued:
                 cache.queued_set_failed(exc)  # type: ignore[union-attr]
-            return
-        if queued:
-            cache.queued_set_done()  # type: ignore[union-attr]
-        elif cache is not None:
+                return
+        else:
+            if queued:
+                cache.queued_set_done()  # type: ignore[union-attr]
+                return
+        if cache is not None:  # a cache outside this Redis (in-process) is written on its own
             cache.set(computed.cache_key or "", computed.cache_value, computed.cache_ttl_s)
 
     def _follow(
