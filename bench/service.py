@@ -78,16 +78,7 @@ def start_service(base_url: str, port: int, prefix: str, workers: int | None, th
         "SHOPGUIDE_LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("shopguide did not become ready")
+    return wait_until_answering(proc, urllib.request.Request(f"http://127.0.0.1:{port}/readyz"), "shopguide", 120)
 
 
 def start_floor(base_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
@@ -97,18 +88,23 @@ def start_floor(base_url: str, port: int, workers: int, threads: int) -> subproc
          "bench.floor_app:create_app()"],
         cwd=ROOT, env={**os.environ, "OPENAI_BASE_URL": base_url},
     )
-    deadline = time.monotonic() + 60
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/recommend", data=b'{"query": "x"}',
+                                     headers={"Content-Type": "application/json"})
+    return wait_until_answering(proc, request, "the floor app", 60)
+
+
+def wait_until_answering(proc: subprocess.Popen, request: urllib.request.Request, name: str, timeout_s: float) -> subprocess.Popen:
+    """``proc`` once ``request`` gets a 200; killed, and the bench stopped, if not within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/recommend", data=b'{"query": "x"}',
-                                             headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(request, timeout=5) as r:
                 if r.status == 200:
                     return proc
         except OSError:
             time.sleep(0.5)
     proc.kill()
-    raise SystemExit("the floor app did not start")
+    raise SystemExit(f"{name} did not start answering")
 
 
 def wrk(url: str, script: Path, clients: int, duration: float, *args: str) -> dict:

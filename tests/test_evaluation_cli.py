@@ -90,3 +90,24 @@ def test_pipeline_ranks_the_models_picks_first(shop, capsys, monkeypatch, upstre
     first_prompt = upstream.chat_requests[0].messages[-1]["content"]
     assert "Insulated winter parka" in first_prompt
     assert "pipeline: 2 answers, 0 degraded" in printed.err
+
+
+def test_pipeline_ranker_honours_each_querys_allow_list(shop, upstream) -> None:
+    """The same words with another allow-list are retrieved again, not served from the service's memo."""
+    from service.catalog.load import load_catalog
+    from service.evaluation.pipeline import PipelineRanker
+    from service.retrieve.factory import build_retriever
+    from service.settings import load_settings
+    from service.validate.recommend import Filters
+    from tests.support.picks import pick_first_k
+
+    _, catalog_path = shop
+    upstream.default(reply_fn(pick_first_k))
+    settings = load_settings(catalog=str(catalog_path), providers="openai", openai_base_url=upstream.base_url,
+                             openai_api_key="sk-test-0123456789")
+    catalog = load_catalog(settings.catalog)
+    ranker = PipelineRanker(catalog, settings, build_retriever(catalog, settings))
+    filters = Filters(in_stock=False)
+    first = ranker.search("warm jacket", filters, 10, restrict_ids={"p1"})
+    second = ranker.search("warm jacket", filters, 10, restrict_ids={"p2"})
+    assert [c.product.id for c in first] == ["p1"] and [c.product.id for c in second] == ["p2"]

@@ -112,17 +112,17 @@ class RedisCache:
         return value  # type: ignore[return-value]
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
-        if ttl_s <= 0 or self._skipping():
-            return
         try:
-            self._client.set(key, value, px=max(1, int(ttl_s * 1000)))
+            if not self.queue_set(self._client, key, value, ttl_s):  # a plain client runs it at once
+                return
         except redis.RedisError as exc:
-            self._failed("set", exc)
+            self.queued_set_failed(exc)
             return
-        self._events.cache_event("set")
+        self.queued_set_done()
 
-    def queue_set(self, pipe: redis.client.Pipeline, key: str, value: bytes, ttl_s: float) -> bool:
-        """Add :meth:`set` to a pipeline the caller executes (then :meth:`queued_set_done` or ``_failed``)."""
+    def queue_set(self, pipe: redis.Redis, key: str, value: bytes, ttl_s: float) -> bool:
+        """Add :meth:`set` to a pipeline the caller executes, then reports with :meth:`queued_set_done` or
+        :meth:`queued_set_failed`; False when nothing was added (no TTL, or Redis skipped after a failure)."""
         if ttl_s <= 0 or self._skipping():
             return False
         pipe.set(key, value, px=max(1, int(ttl_s * 1000)))

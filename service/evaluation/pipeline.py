@@ -65,7 +65,8 @@ class PipelineRanker:
 
         self._retriever = _Restricted(retriever)
         # A fresh in-memory cache: an answer cached by the service must not stand in for the model's.
-        settings = settings.model_copy(update={"redis_url": None})
+        # No retrieval memo: its key does not hold the per-query allow-list set on _Restricted.
+        settings = settings.model_copy(update={"redis_url": None, "retrieval_memo": 0})
         self._deps = build_dependencies(settings, catalog=catalog, retriever=self._retriever)
         self.stats = stats if stats is not None else PipelineStats()
 
