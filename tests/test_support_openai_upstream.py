@@ -17,15 +17,21 @@ import pytest
 
 from tests.support.openai_upstream import (
     OpenAIUpstream,
+    cut_after,
     delay,
     drop,
+    error_after,
     fail_then_succeed,
     hang,
     malformed,
+    malformed_after,
     refused_base_url,
     reply,
     reply_fn,
     status,
+    stream,
+    stream_tokens,
+    truncated,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -213,6 +219,17 @@ def test_malformed_body_over_httpx_and_sdk(upstream):
     assert ask(c) == "plain words"
 
 
+def test_truncated_body_raises_connection_error(upstream):
+    upstream.script(truncated({"items": [{"id": "p1"}]}), truncated("x", keep=0.0, times=2))
+    c = client(upstream.base_url, timeout=2)
+    for _ in range(2):
+        with pytest.raises(openai.APIConnectionError) as ei:
+            ask(c)
+        assert not isinstance(ei.value, openai.APITimeoutError)
+    with pytest.raises(httpx.RemoteProtocolError):  # fewer bytes than Content-Length announced
+        httpx.post(f"{upstream.base_url}/chat/completions", json={"model": "m", "messages": MESSAGES})
+
+
 def test_refused_address_raises_connection_error():
     url = refused_base_url()
     with pytest.raises(openai.APIConnectionError) as ei:
@@ -280,6 +297,12 @@ def test_records_what_the_upstream_saw(upstream):
     assert upstream.calls == 1 and upstream.chat_requests == [chat]
 
 
+def test_gateway_path_prefix_reaches_chat(upstream):
+    base = upstream.base_url.removesuffix("/v1") + "/gateway/openai/v1"
+    assert ask(client(base)).choices[0].message.content == "{}"
+    assert upstream.chat_requests[0].path == "/gateway/openai/v1/chat/completions"
+
+
 def test_routes_without_v1_prefix_and_unknown_paths(upstream):
     base = upstream.base_url.removesuffix("/v1")
     r = httpx.post(f"{base}/chat/completions", json={"model": "m", "messages": MESSAGES})
@@ -294,7 +317,7 @@ def test_routes_without_v1_prefix_and_unknown_paths(upstream):
 @pytest.mark.parametrize(
     "payload",
     [b"{not json", b'{"messages": [{"role": "user", "content": "x"}]}', b'{"model": "m", "messages": []}',
-     b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": true}'],
+     b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": true}}'],
 )
 def test_invalid_chat_body_is_400_without_consuming_the_script(upstream, payload):
     upstream.script(reply("kept"))
@@ -395,14 +418,203 @@ def test_context_manager_and_default_from_constructor():
 def test_standalone_entry_point_serves_until_terminated():
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.support.openai_upstream", "--port", "0", "--latency", "0.05",
-         "--reply", '{"ok": true}'],
+         "--reply", '{"ok": true}', "--ttft", "0.1", "--tokens-per-s", "1000"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
     )
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("listening http://127.0.0.1:") and line.endswith("/v1")
-        r = ask(client(line.split()[1], timeout=5))
-        assert json.loads(r.choices[0].message.content) == {"ok": True}
+        c = client(line.split()[1], timeout=5)
+        assert json.loads(ask(c).choices[0].message.content) == {"ok": True}
+        t0 = time.monotonic()
+        chunks = list(ask(c, stream=True))
+        assert time.monotonic() - t0 >= 0.15  # latency + time to first token
+        assert json.loads("".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)) == {"ok": True}
     finally:
         proc.terminate()
     assert proc.wait(timeout=5) == 0
+
+
+# ------------------------------------------------------------------ streaming (stream=true)
+
+ANSWER = {"items": [{"id": "p-1", "reason": "Warm down, 羽绒服 for winter."}], "summary": "One pick."}
+
+
+def sse_events(text: str) -> list[str]:
+    """The data of each server-sent event, checking the framing on the way."""
+    assert text.endswith("\n\n")
+    events = text.split("\n\n")[:-1]
+    assert all(e.startswith("data: ") and "\n" not in e for e in events), events
+    return [e.removeprefix("data: ") for e in events]
+
+
+def content_of(chunks) -> str:
+    return "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+
+
+def test_stream_parses_with_the_sdk_streaming_client(upstream):
+    upstream.script(reply(ANSWER))
+    chunks = list(ask(client(upstream.base_url), model="gpt-4o", stream=True,
+                      stream_options={"include_usage": True}))
+
+    assert all(type(ch).__name__ == "ChatCompletionChunk" and ch.object == "chat.completion.chunk" for ch in chunks)
+    assert len({ch.id for ch in chunks}) == 1 and chunks[0].id.startswith("chatcmpl-")
+    assert {ch.model for ch in chunks} == {"gpt-4o"} and len({ch.created for ch in chunks}) == 1
+    first, *middle, finish, last = chunks
+    assert first.choices[0].delta.role == "assistant" and first.choices[0].delta.content == ""
+    assert [ch.choices[0].finish_reason for ch in middle] == [None] * len(middle)
+    assert len(middle) == len(stream_tokens(json.dumps(ANSWER, ensure_ascii=False))) > 10  # one frame a token
+    assert json.loads(content_of(chunks)) == ANSWER
+    assert finish.choices[0].finish_reason == "stop" and finish.choices[0].delta.content is None
+    assert last.choices == [] and last.usage.completion_tokens > 0
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+    assert all(ch.usage is None for ch in chunks[:-1])
+    assert upstream.chat_requests[0].stream
+
+
+def test_stream_accumulates_with_the_sdk_stream_helper(upstream):
+    upstream.script(reply(ANSWER), reply("{\"items\": [", finish_reason="length"))
+    c = client(upstream.base_url)
+    with c.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as s:
+        kinds = [event.type for event in s]
+        final = s.get_final_completion()
+    assert kinds.count("content.delta") > 10 and kinds[-1] == "content.done"
+    assert json.loads(final.choices[0].message.content) == ANSWER
+    assert final.choices[0].finish_reason == "stop"
+    with pytest.raises(openai.LengthFinishReasonError):  # the helper's check of a cut-off answer
+        with c.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as s:
+            s.get_final_completion()
+
+
+def test_stream_raw_frames_are_openai_server_sent_events(upstream):
+    upstream.script(reply("你好 world"), reply("ok"))
+    body = {"model": "m", "messages": MESSAGES, "stream": True}
+    r = httpx.post(f"{upstream.base_url}/chat/completions", json=body)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream; charset=utf-8"
+    assert r.headers["transfer-encoding"] == "chunked" and "content-length" not in r.headers
+    assert r.headers["x-request-id"].startswith("req_")
+    *frames, done = sse_events(r.text)
+    assert done == "[DONE]"
+    frames = [json.loads(f) for f in frames]
+    assert [f["choices"][0]["delta"] for f in frames] == [
+        {"role": "assistant", "content": "", "refusal": None},
+        {"content": "你"}, {"content": "好"}, {"content": " worl"}, {"content": "d"}, {},
+    ]
+    assert all("usage" not in f and f["obfuscation"] and f["service_tier"] == "default" for f in frames)
+    assert [f["choices"][0]["finish_reason"] for f in frames][-1] == "stop"
+
+    quiet = {**body, "stream_options": {"include_obfuscation": False, "include_usage": True}}
+    frames = [json.loads(f) for f in sse_events(httpx.post(f"{upstream.base_url}/chat/completions", json=quiet).text)[:-1]]
+    assert all("obfuscation" not in f for f in frames)
+    assert [f["usage"] is None for f in frames] == [True] * (len(frames) - 1) + [False]
+
+
+def test_stream_tokens_join_back_exactly():
+    for text in ("", "a", "  leading and trailing  ", "supercalifragilistic", "适合冬天穿的羽绒服！", '{"a": [1, 2]}\n'):
+        assert "".join(stream_tokens(text)) == text
+    assert stream_tokens("羽绒服 jacket") == ["羽", "绒", "服", " jack", "et"]
+
+
+def test_reply_fn_and_delay_stream_when_asked(upstream):
+    upstream.script(delay(0.05, then=reply_fn(lambda body: {"model": body["model"]})))
+    assert json.loads(content_of(ask(client(upstream.base_url), model="m-7", stream=True))) == {"model": "m-7"}
+
+
+def test_stream_pace_time_to_first_token_and_rate(upstream):
+    upstream.set_stream(ttft_s=0.25, tokens_per_s=40)
+    text = "one two three four five six seven eight nine ten"  # 19 tokens: ~0.45 s after the first
+    upstream.script(reply(text))
+    t0 = time.monotonic()
+    arrivals = []
+    for ch in ask(client(upstream.base_url, timeout=5), stream=True):
+        if ch.choices and ch.choices[0].delta.content:
+            arrivals.append(time.monotonic() - t0)
+    n = len(stream_tokens(text))
+    assert len(arrivals) == n
+    assert 0.25 <= arrivals[0] < 0.25 + 0.4
+    assert arrivals[-1] - arrivals[0] >= (n - 1) / 40 * 0.9  # paced, not in one burst
+    assert arrivals[-1] - arrivals[0] < (n - 1) / 40 + 0.5
+
+
+def test_step_pace_overrides_the_server_pace(upstream):
+    upstream.set_stream(ttft_s=2.0)
+    upstream.script(stream("fast", ttft_s=0.0))
+    t0 = time.monotonic()
+    assert content_of(ask(client(upstream.base_url), stream=True)) == "fast"
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_slow_first_token_trips_the_read_timeout(upstream):
+    upstream.script(stream("late", ttft_s=1.0))
+    s = ask(client(upstream.base_url, timeout=0.3), stream=True)  # headers and role frame come at once
+    with pytest.raises(openai.APITimeoutError):
+        list(s)
+
+
+def test_stream_cut_off_mid_stream_is_a_connection_error(upstream):
+    upstream.script(stream("one two three four", fault=cut_after(3)))
+    got = []
+    with pytest.raises(openai.APIConnectionError) as ei:
+        for ch in ask(client(upstream.base_url, timeout=2), stream=True):
+            got.append(ch)
+    assert not isinstance(ei.value, openai.APITimeoutError)
+    assert content_of(got) == "".join(stream_tokens("one two three four")[:3])
+    assert all(ch.choices[0].finish_reason is None for ch in got)
+
+
+def test_stream_ended_early_is_silent_without_finish_reason(upstream):
+    upstream.script(stream("one two three four", fault=cut_after(2, clean=True)), reply("next"))
+    c = client(upstream.base_url, timeout=2)
+    got = list(ask(c, stream=True))  # no error: only a missing finish_reason (and [DONE]) tells
+    assert content_of(got) == "one two" and all(ch.choices[0].finish_reason is None for ch in got)
+    assert ask(c).choices[0].message.content == "next"  # the connection stayed usable
+    r = httpx.post(f"{upstream.base_url}/chat/completions",
+                   json={"model": "m", "messages": MESSAGES, "stream": True}, timeout=2)
+    assert sse_events(r.text)[-1] == "[DONE]"
+
+
+def test_stream_malformed_chunk_raises_a_decode_error(upstream):
+    upstream.script(stream("one two three", fault=malformed_after(2)))
+    got = []
+    with pytest.raises(json.JSONDecodeError):
+        for ch in ask(client(upstream.base_url), stream=True):
+            got.append(ch)
+    assert content_of(got) == "one two"
+
+
+def test_stream_error_mid_stream_raises_api_error(upstream):
+    upstream.script(stream("one two three", fault=error_after(1, code=503, message="The model is overloaded.")))
+    got = []
+    with pytest.raises(openai.APIError) as ei:
+        for ch in ask(client(upstream.base_url), stream=True):
+            got.append(ch)
+    assert ei.value.message == "The model is overloaded." and ei.value.body["type"] == "server_error"
+    assert content_of(got) == "one"
+
+
+def test_stream_request_gets_status_errors_before_streaming(upstream):
+    upstream.script(status(429, retry_after=2), malformed("<html>bad gateway</html>", code=502))
+    c = client(upstream.base_url)
+    with pytest.raises(openai.RateLimitError) as ei:
+        ask(c, stream=True)
+    assert ei.value.response.headers["retry-after"] == "2"
+    with pytest.raises(openai.InternalServerError):
+        ask(c, stream=True)
+
+
+def test_stream_step_refuses_a_non_stream_request(upstream):
+    upstream.script(stream("x"))
+    with pytest.raises(openai.BadRequestError, match="without stream=true"):
+        ask(client(upstream.base_url))
+
+
+def test_reset_drops_a_stream_in_progress(upstream):
+    upstream.script(stream("a b c d e f g h", tokens_per_s=2))
+    s = ask(client(upstream.base_url, timeout=10), stream=True)
+    first = next(iter(s))
+    assert first.choices[0].delta.role == "assistant"
+    t0 = time.monotonic()
+    upstream.reset()
+    with pytest.raises(openai.APIConnectionError):
+        list(s)
+    assert time.monotonic() - t0 < 1.0

@@ -11,9 +11,16 @@ the server saw::
         ...
         assert up.calls == 2 and up.requests[-1].model == "gpt-4o-mini"
 
+A request with ``"stream": true`` gets server-sent events framed as OpenAI's
+(``chat.completion.chunk`` frames, then ``data: [DONE]``), paced by a time to first
+token and a token rate, and a stream can be scripted to break part way::
+
+    up.set_stream(ttft_s=0.3, tokens_per_s=50)
+    up.script(stream(answer, fault=cut_after(5)))   # the connection dies after 5 tokens
+
 Standalone (benchmarks run it in its own process)::
 
-    python -m tests.support.openai_upstream --port 8099 --latency 0.2
+    python -m tests.support.openai_upstream --port 8099 --latency 0.2 --ttft 0.3 --tokens-per-s 50
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
+import secrets
 import signal
 import socket
 import socketserver
@@ -35,8 +44,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
-CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
-MODELS_PATHS = frozenset({"/v1/models", "/models"})
+# Paths end in these, after any gateway prefix (``/v1``, ``/gateway/openai/v1``, none).
+CHAT_SUFFIX = "/chat/completions"
+MODELS_SUFFIX = "/models"
 MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini")
 
 # OpenAI's error ``type``/``code`` per status, so SDK-side error mapping sees realistic bodies.
@@ -75,10 +85,16 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def completion_payload(body: Mapping[str, Any], content: str | dict[str, Any] | list[Any],
-                       finish_reason: str = "stop", usage: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """A ``chat.completion`` object answering ``body`` with ``content``, with plausible ``usage``."""
-    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+Content = str | dict[str, Any] | list[Any]
+
+
+def content_text(content: Content) -> str:
+    """Message content as sent: a string verbatim, anything else JSON-encoded."""
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+
+
+def usage_payload(body: Mapping[str, Any], text: str, usage: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Plausible ``usage`` for answering ``body`` with ``text``; ``usage`` overrides any count."""
     messages = body.get("messages") or []
     prompt_tokens = estimate_tokens("".join(str(m.get("content", "")) for m in messages if isinstance(m, dict)))
     completion_tokens = estimate_tokens(text)
@@ -91,6 +107,13 @@ def completion_payload(body: Mapping[str, Any], content: str | dict[str, Any] | 
         counted.update(usage)
         if "total_tokens" not in usage:
             counted["total_tokens"] = counted["prompt_tokens"] + counted["completion_tokens"]
+    return counted
+
+
+def completion_payload(body: Mapping[str, Any], content: Content,
+                       finish_reason: str = "stop", usage: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """A ``chat.completion`` object answering ``body`` with ``content``, with plausible ``usage``."""
+    text = content_text(content)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
@@ -102,23 +125,130 @@ def completion_payload(body: Mapping[str, Any], content: str | dict[str, Any] | 
             "logprobs": None,
             "finish_reason": finish_reason,
         }],
-        "usage": counted,
+        "usage": usage_payload(body, text, usage),
         "system_fingerprint": "fp_scripted",
     }
 
 
+# One streamed token: a word piece of up to 4 letters/digits with its leading space, or one other character
+# (a CJK character, a punctuation mark); the pieces of a text join back to exactly that text.
+_TOKEN = re.compile(r"\s*[A-Za-z0-9_]{1,4}|\s*[^\sA-Za-z0-9_]|\s+")
+
+
+def stream_tokens(text: str) -> list[str]:
+    """How ``text`` is cut into streamed deltas, one token each."""
+    return _TOKEN.findall(text)
+
+
+class ChunkFrames:
+    """The ``chat.completion.chunk`` objects of one streamed answer, as OpenAI sends them.
+
+    Every frame carries the same id, created and model; with ``stream_options.include_usage``
+    every frame has ``"usage": null`` and a last frame with no choices carries the usage;
+    unless ``stream_options.include_obfuscation`` is false, each has an ``obfuscation`` pad.
+    """
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        options = body.get("stream_options") or {}
+        self.include_usage = bool(options.get("include_usage"))
+        self.obfuscate = options.get("include_obfuscation", True) is not False
+        self._base = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", MODEL_IDS[0]),
+            "service_tier": "default",
+            "system_fingerprint": "fp_scripted",
+        }
+
+    def _frame(self, choices: list[dict[str, Any]], usage: Mapping[str, int] | None = None) -> dict[str, Any]:
+        frame: dict[str, Any] = {**self._base, "choices": choices}
+        if self.include_usage:
+            frame["usage"] = dict(usage) if usage is not None else None
+        if self.obfuscate:
+            frame["obfuscation"] = secrets.token_urlsafe(6)
+        return frame
+
+    def delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return self._frame([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
+
+    def role(self) -> dict[str, Any]:
+        """The first frame: the assistant role and empty content."""
+        return self.delta({"role": "assistant", "content": "", "refusal": None})
+
+    def content(self, piece: str) -> dict[str, Any]:
+        return self.delta({"content": piece})
+
+    def finish(self, finish_reason: str) -> dict[str, Any]:
+        return self.delta({}, finish_reason)
+
+    def usage(self, usage: Mapping[str, int]) -> dict[str, Any]:
+        """The last frame before ``[DONE]`` when usage was asked for: no choices."""
+        return self._frame([], usage)
+
+
 # --------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast a stream comes: seconds to the first token, then tokens per second (None: at once)."""
+
+    ttft_s: float = 0.0
+    tokens_per_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.ttft_s < 0 or (self.tokens_per_s is not None and self.tokens_per_s <= 0):
+            raise ValueError(f"ttft_s must be >= 0 and tokens_per_s > 0, got {self}")
+
+
+@dataclass(frozen=True)
+class StreamFault:
+    """How a stream breaks once ``after`` content tokens have been sent.
+
+    - ``cut``: the connection closes mid-body (no final chunk, no ``[DONE]``): a transport error;
+    - ``end``: the body ends cleanly but early (no ``finish_reason``, no ``[DONE]``): only a client
+      that checks for them notices;
+    - ``malformed``: one frame whose data is not JSON, then the rest of the stream;
+    - ``error``: an ``{"error": {...}}`` frame as OpenAI sends when generation fails mid-way, then the end.
+    """
+
+    kind: str
+    after: int
+    text: str = ""
+    code: int = 500
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("cut", "end", "malformed", "error") or self.after < 0:
+            raise ValueError(f"bad stream fault {self}")
+
+
+def cut_after(tokens: int, *, clean: bool = False) -> StreamFault:
+    """The stream stops after ``tokens`` tokens: the connection dies (or, ``clean``, the body just ends)."""
+    return StreamFault("end" if clean else "cut", tokens)
+
+
+def malformed_after(tokens: int, text: str = '{"id": "chatcmpl-broken", "choices": [{"delta": {"cont') -> StreamFault:
+    """After ``tokens`` tokens, a frame whose data is ``text`` (by default truncated JSON)."""
+    return StreamFault("malformed", tokens, text=text)
+
+
+def error_after(tokens: int, *, code: int = 500, message: str | None = None) -> StreamFault:
+    """After ``tokens`` tokens, OpenAI's mid-stream error frame (the error envelope of ``code``)."""
+    return StreamFault("error", tokens, text=message or "", code=code)
 
 
 class _Exchange:
     """One chat-completions request being answered; what a step may do with it."""
 
     def __init__(self, handler: _Handler, body: dict[str, Any], release: threading.Event,
-                 default: Step | None = None) -> None:
+                 default: Step | None = None, pace: Pace = Pace()) -> None:
         self._handler = handler
         self.body = body
         self._release = release
         self.default = default  # what delay(then=None) serves
+        self.pace = pace  # the server's stream pace, unless a step sets its own
+        self.streaming = bool(body.get("stream")) if isinstance(body, dict) else False
 
     def wait(self, seconds: float) -> bool:
         """Sleep ``seconds``; True when cut short by ``reset()``/``stop()`` (then drop)."""
@@ -131,28 +261,101 @@ class _Exchange:
     def drop(self) -> None:
         self._handler.close_connection = True
         try:
+            self._handler.wfile.flush()
+        except OSError:
+            pass
+        try:
             self._handler.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
-    def send(self, code: int, payload: bytes, *, content_type: str = "application/json",
-             headers: Mapping[str, str] | None = None) -> None:
+    def _start(self, code: int, content_type: str, headers: Mapping[str, str] | None) -> None:
         h = self._handler
         h.send_response(code)
         h.send_header("Content-Type", content_type)
-        h.send_header("Content-Length", str(len(payload)))
         h.send_header("x-request-id", f"req_{uuid.uuid4().hex}")
         for name, value in (headers or {}).items():
             h.send_header(name, value)
-        h.end_headers()
-        h.wfile.write(payload)  # buffered (wbufsize): headers and body leave in one send
+
+    def send(self, code: int, payload: bytes, *, content_type: str = "application/json",
+             headers: Mapping[str, str] | None = None) -> None:
+        self._start(code, content_type, headers)
+        self._handler.send_header("Content-Length", str(len(payload)))
+        self._handler.end_headers()
+        self._handler.wfile.write(payload)  # buffered (wbufsize): headers and body leave in one send
 
     def send_json(self, code: int, obj: Any, headers: Mapping[str, str] | None = None) -> None:
         self.send(code, json.dumps(obj, ensure_ascii=False).encode(), headers=headers)
 
-    def send_completion(self, content: str | dict[str, Any] | list[Any], finish_reason: str,
-                        usage: Mapping[str, int] | None) -> None:
-        self.send_json(200, completion_payload(self.body, content, finish_reason, usage))
+    def send_completion(self, content: Content, finish_reason: str, usage: Mapping[str, int] | None,
+                        pace: Pace | None = None, fault: StreamFault | None = None) -> None:
+        """The answer: one JSON completion, or, when the request asked to stream, server-sent events."""
+        if self.streaming:
+            self.send_stream(content, finish_reason, usage, pace or self.pace, fault)
+        else:
+            self.send_json(200, completion_payload(self.body, content, finish_reason, usage))
+
+    # -- server-sent events -----------------------------------------------------
+
+    def _chunk(self, data: bytes) -> None:
+        """One HTTP/1.1 chunk, flushed at once (a client reads each frame as it is produced)."""
+        w = self._handler.wfile
+        w.write(b"%x\r\n%s\r\n" % (len(data), data))
+        w.flush()
+
+    def _event(self, data: str) -> None:
+        self._chunk(f"data: {data}\n\n".encode())
+
+    def _end_body(self) -> None:
+        w = self._handler.wfile
+        w.write(b"0\r\n\r\n")
+        w.flush()
+
+    def send_stream(self, content: Content, finish_reason: str, usage: Mapping[str, int] | None,
+                    pace: Pace, fault: StreamFault | None = None) -> None:
+        """``content`` as OpenAI streams it: a role frame, one frame per token, the finish frame,
+        the usage frame (if asked), ``data: [DONE]``; paced by ``pace`` and broken by ``fault``."""
+        text = content_text(content)
+        frames = ChunkFrames(self.body)
+        tokens = stream_tokens(text)
+        self._start(200, "text/event-stream; charset=utf-8", {"Cache-Control": "no-cache"})
+        self._handler.send_header("Transfer-Encoding", "chunked")
+        self._handler.end_headers()
+        try:
+            self._event(json.dumps(frames.role(), ensure_ascii=False))
+            started = time.monotonic() + pace.ttft_s
+            for i, token in enumerate(tokens):
+                if fault is not None and i == fault.after and self._break(fault, frames):
+                    return
+                due = started + (i / pace.tokens_per_s if pace.tokens_per_s else 0.0)
+                if self.wait(due - time.monotonic()):
+                    self.drop()
+                    return
+                self._event(json.dumps(frames.content(token), ensure_ascii=False))
+            if fault is not None and fault.after >= len(tokens) and self._break(fault, frames):
+                return
+            self._event(json.dumps(frames.finish(finish_reason), ensure_ascii=False))
+            if frames.include_usage:
+                self._event(json.dumps(frames.usage(usage_payload(self.body, text, usage)), ensure_ascii=False))
+            self._event("[DONE]")
+            self._end_body()
+        except OSError:  # the client went away mid-stream
+            self._handler.close_connection = True
+
+    def _break(self, fault: StreamFault, frames: ChunkFrames) -> bool:
+        """Apply ``fault``; True when the stream is over."""
+        if fault.kind == "cut":
+            self.drop()
+            return True
+        if fault.kind == "end":
+            self._end_body()
+            return True
+        if fault.kind == "malformed":
+            self._event(fault.text)
+            return False
+        self._event(json.dumps(error_body(fault.code, fault.text or None), ensure_ascii=False))
+        self._end_body()
+        return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,7 +370,7 @@ class Step:
 
 @dataclass(frozen=True, kw_only=True)
 class Reply(Step):
-    content: str | dict[str, Any] | list[Any]
+    content: Content
     finish_reason: str = "stop"
     usage: Mapping[str, int] | None = None
 
@@ -175,20 +378,42 @@ class Reply(Step):
         ex.send_completion(self.content, self.finish_reason, self.usage)
 
 
-ContentFn = Callable[[dict[str, Any]], "str | dict[str, Any] | list[Any] | Step"]
+ContentFn = Callable[[dict[str, Any]], "Content | Step"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReplyFn(Step):
     fn: ContentFn
     finish_reason: str = "stop"
+    usage: Mapping[str, int] | None = None
 
     def serve(self, ex: _Exchange) -> None:
         out = self.fn(ex.body)
         if isinstance(out, Step):
             out.serve(ex)
         else:
-            ex.send_completion(out, self.finish_reason, None)
+            ex.send_completion(out, self.finish_reason, self.usage)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stream(Step):
+    """A streamed answer with its own pace and, optionally, a fault; refused (400) to a non-stream request."""
+
+    content: Content | ContentFn
+    pace: Pace | None = None
+    fault: StreamFault | None = None
+    finish_reason: str = "stop"
+    usage: Mapping[str, int] | None = None
+
+    def serve(self, ex: _Exchange) -> None:
+        if not ex.streaming:
+            ex.send_json(400, error_body(400, "scripted upstream: a stream step met a request without stream=true"))
+            return
+        content = self.content(ex.body) if callable(self.content) else self.content
+        if isinstance(content, Step):
+            content.serve(ex)
+        else:
+            ex.send_stream(content, self.finish_reason, self.usage, self.pace or ex.pace, self.fault)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,23 +467,47 @@ class Drop(Step):
 
 @dataclass(frozen=True, kw_only=True)
 class Malformed(Step):
+    """A body sent verbatim; ``truncate_to`` bytes of it under a Content-Length of the whole (a body cut short)."""
+
     text: str = "this is not json {"
     code: int = 200
     content_type: str = "application/json"
+    truncate_to: int | None = None
 
     def serve(self, ex: _Exchange) -> None:
-        ex.send(self.code, self.text.encode(), content_type=self.content_type)
+        payload = self.text.encode()
+        if self.truncate_to is None:
+            ex.send(self.code, payload, content_type=self.content_type)
+            return
+        ex._start(self.code, self.content_type, None)
+        ex._handler.send_header("Content-Length", str(len(payload)))
+        ex._handler.end_headers()
+        ex._handler.wfile.write(payload[: self.truncate_to])
+        ex.drop()
 
 
-def reply(content: str | dict[str, Any] | list[Any], *, finish_reason: str = "stop",
+def reply(content: Content, *, finish_reason: str = "stop",
           usage: Mapping[str, int] | None = None, times: int = 1) -> Reply:
-    """A 200 completion whose message content is ``content`` (dict/list JSON-encoded)."""
+    """A 200 completion whose message content is ``content`` (dict/list JSON-encoded); streamed at the
+    server's pace when the request asked to stream."""
     return Reply(content=content, finish_reason=finish_reason, usage=usage, times=times)
 
 
-def reply_fn(fn: ContentFn, *, finish_reason: str = "stop", times: int = 1) -> ReplyFn:
+def reply_fn(fn: ContentFn, *, finish_reason: str = "stop", usage: Mapping[str, int] | None = None,
+             times: int = 1) -> ReplyFn:
     """A 200 completion whose content is ``fn(request_body)``; ``fn`` may also return a Step."""
-    return ReplyFn(fn=fn, finish_reason=finish_reason, times=times)
+    return ReplyFn(fn=fn, finish_reason=finish_reason, usage=usage, times=times)
+
+
+def stream(content: Content | ContentFn, *, ttft_s: float | None = None, tokens_per_s: float | None = None,
+           fault: StreamFault | None = None, finish_reason: str = "stop", usage: Mapping[str, int] | None = None,
+           times: int = 1) -> Stream:
+    """A streamed answer (``content`` or ``content(request_body)``) at its own pace (unset: the server's),
+    broken by ``fault`` (:func:`cut_after`, :func:`malformed_after`, :func:`error_after`)."""
+    pace = None
+    if ttft_s is not None or tokens_per_s is not None:
+        pace = Pace(ttft_s or 0.0, tokens_per_s)
+    return Stream(content=content, pace=pace, fault=fault, finish_reason=finish_reason, usage=usage, times=times)
 
 
 def status(code: int, *, body: dict[str, Any] | str | None = None, headers: Mapping[str, str] | None = None,
@@ -289,6 +538,13 @@ def malformed(text: str = "this is not json {", *, code: int = 200,
               content_type: str = "application/json", times: int = 1) -> Malformed:
     """A response whose body is ``text`` verbatim (not JSON by default)."""
     return Malformed(text=text, code=code, content_type=content_type, times=times)
+
+
+def truncated(content: Content = "", *, keep: float = 0.5, times: int = 1) -> Malformed:
+    """A completion whose body stops part way (``keep`` of its bytes) under the full Content-Length,
+    and the connection closes: what a proxy or server dying mid-write looks like."""
+    text = json.dumps(completion_payload({}, content), ensure_ascii=False)
+    return Malformed(text=text, truncate_to=int(len(text.encode()) * keep), times=times)
 
 
 def fail_then_succeed(n: int, *, failure: Step | None = None, success: Step | None = None) -> list[Step]:
@@ -322,7 +578,12 @@ class RecordedRequest:
 
     @property
     def is_chat(self) -> bool:
-        return self.method == "POST" and self.path in CHAT_PATHS
+        return self.method == "POST" and self.path.endswith(CHAT_SUFFIX)
+
+    @property
+    def stream(self) -> bool:
+        """Whether the request asked for a streamed answer."""
+        return isinstance(self.body, dict) and bool(self.body.get("stream"))
 
     @property
     def model(self) -> str | None:
@@ -404,7 +665,7 @@ class OpenAIUpstream:
     """A scripted OpenAI-compatible server on loopback; thread-safe, many concurrent clients."""
 
     def __init__(self, *, host: str = LOOPBACK, port: int = 0, latency: float = 0.0,
-                 default: Step | None = None) -> None:
+                 default: Step | None = None, ttft_s: float = 0.0, tokens_per_s: float | None = None) -> None:
         self._host, self._port = host, port
         self._initial_latency = latency
         self._initial_default = default or reply({})
@@ -412,6 +673,8 @@ class OpenAIUpstream:
         self._queue: deque[Step] = deque()
         self._requests: list[RecordedRequest] = []
         self._latency = latency
+        self._initial_pace = Pace(ttft_s, tokens_per_s)
+        self._pace = self._initial_pace
         self._default = self._initial_default
         self._release = threading.Event()
         self._server: _Server | None = None
@@ -486,6 +749,13 @@ class OpenAIUpstream:
             self._latency = seconds
         return self
 
+    def set_stream(self, *, ttft_s: float = 0.0, tokens_per_s: float | None = None) -> OpenAIUpstream:
+        """The pace of every streamed answer whose step sets none: seconds to the first token, then
+        tokens per second (None: all at once). ``latency`` still comes first, before the response headers."""
+        with self._lock:
+            self._pace = Pace(ttft_s, tokens_per_s)
+        return self
+
     @property
     def pending(self) -> int:
         """Scripted steps not yet consumed."""
@@ -493,12 +763,13 @@ class OpenAIUpstream:
             return len(self._queue)
 
     def reset(self) -> None:
-        """Clear script, records, default and latency; hung or delayed requests are dropped."""
+        """Clear script, records, default, latency and stream pace; hung, delayed or streaming requests are dropped."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
             self._default = self._initial_default
             self._latency = self._initial_latency
+            self._pace = self._initial_pace
             self._release.set()
             self._release = threading.Event()
 
@@ -541,11 +812,11 @@ class OpenAIUpstream:
             self._serve_chat(h, body, release)
             return
         ex = _Exchange(h, {}, release)
-        if h.command == "GET" and path in MODELS_PATHS:
+        if h.command == "GET" and path.endswith(MODELS_SUFFIX):
             ex.send_json(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 1700000000, "owned_by": "scripted"} for m in MODEL_IDS
             ]})
-        elif path in CHAT_PATHS or path in MODELS_PATHS:
+        elif path.endswith((CHAT_SUFFIX, MODELS_SUFFIX)):
             ex.send_json(405, error_body(405, f"Method {h.command} not allowed on {path}."))
         else:
             ex.send_json(404, error_body(404, f"Unknown path {path}.", err_code="unknown_url"))
@@ -557,7 +828,7 @@ class OpenAIUpstream:
             return
         with self._lock:
             step = self._queue.popleft() if self._queue else self._default
-            ex = _Exchange(h, body, release, self._default)
+            ex = _Exchange(h, body, release, self._default, self._pace)
             latency = self._latency
         if ex.wait(latency):
             ex.drop()
@@ -573,8 +844,8 @@ def _invalid_chat_body(body: Any) -> str | None:
         return "you must provide a model parameter"
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         return "'messages' must be a non-empty array"
-    if body.get("stream"):
-        return "stream=true is not supported by the scripted upstream"
+    if body.get("stream_options") is not None and not body.get("stream"):
+        return "The 'stream_options' parameter is only allowed when 'stream' is enabled."
     return None
 
 
@@ -594,6 +865,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default=LOOPBACK)
     p.add_argument("--port", type=int, default=8099, help="0 picks a free port")
     p.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
+    p.add_argument("--ttft", type=float, default=0.0, help="streamed answers: seconds to the first token")
+    p.add_argument("--tokens-per-s", type=float, default=None, help="streamed answers: token rate (default: at once)")
     answer = p.add_mutually_exclusive_group()
     answer.add_argument("--reply", help="fixed message content for every answer (default '{}')")
     answer.add_argument("--reply-fn", help="MODULE:CALLABLE computing content from the request body")
@@ -608,7 +881,8 @@ def main(argv: list[str] | None = None) -> None:
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    with OpenAIUpstream(host=args.host, port=args.port, latency=args.latency, default=default) as up:
+    with OpenAIUpstream(host=args.host, port=args.port, latency=args.latency, default=default,
+                        ttft_s=args.ttft, tokens_per_s=args.tokens_per_s) as up:
         print(f"listening {up.base_url}", flush=True)
         stopped.wait()
 
