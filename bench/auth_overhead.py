@@ -19,16 +19,16 @@ import json
 import time
 import uuid
 
-import redis
 from flask import request
 from werkzeug.test import EnvironBuilder
 
 from service.ops.auth import hash_key
-from tests import ops_support
+from tests.support import small_shop
+from tests.support.redis_db import REDIS_URL, delete_keys
+from tests.support.scripted_provider import ScriptedProvider
 
 KEY = f"sg_bench_{uuid.uuid4().hex}"
 BODY = json.dumps({"query": "gaming laptop"}).encode()
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def wsgi_runner(app, headers: dict[str, str]):  # noqa: ANN001, ANN201
@@ -89,8 +89,8 @@ def main() -> None:
     }
     apps = {}
     for name, (overrides, headers) in configs.items():
-        settings = ops_support.settings(log_level="WARNING", cache_prefix=prefix, **overrides)
-        apps[name] = (ops_support.app(settings, ops_support.ScriptedProvider()), headers)
+        settings = small_shop.settings(log_level="WARNING", cache_prefix=prefix, **overrides)
+        apps[name] = (small_shop.app(settings, ScriptedProvider()), headers)
     try:
         print("Guard.authorize alone (best of 5 x 20000 calls):")
         for name in ("memory cache, key + memory limit", "redis cache, key + redis limit"):
@@ -108,10 +108,7 @@ def main() -> None:
             base = best[name.split(",")[0] + ", open, no limit"]
             print(f"  {name:34s} {us:8.1f} us/request  ({us - base:+7.1f} us)  ~{1e6 / us:,.0f} req/s per core")
     finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        stale = list(client.scan_iter(f"*{prefix}*"))
-        if stale:
-            client.delete(*stale)
+        delete_keys(prefix)
 
 
 if __name__ == "__main__":

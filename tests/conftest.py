@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 
 from service.app import build_dependencies, create_app
@@ -17,8 +16,7 @@ from service.retrieve.base import Retriever
 from service.retrieve.factory import build_retriever
 from service.settings import Settings, load_settings
 from tests.support.openai_upstream import OpenAIUpstream
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support.redis_db import delete_keys
 
 
 @pytest.fixture(scope="session")
@@ -37,12 +35,13 @@ def upstream(_upstream_server: OpenAIUpstream) -> Iterator[OpenAIUpstream]:
 
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own in the real Redis; its keys are deleted afterwards."""
+    """A key prefix of this test's own in the real Redis (``tests.support.redis_db.REDIS_URL``).
+
+    Every key holding it is deleted afterwards: the cache's, the rate limiter's and RQ's.
+    """
     prefix = f"sgtest-{uuid.uuid4().hex[:12]}"
     yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
+    delete_keys(prefix)
 
 
 @pytest.fixture(scope="session")

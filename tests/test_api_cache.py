@@ -10,7 +10,7 @@ import pytest
 
 from service.catalog.load import Catalog
 from service.settings import REPO_ROOT
-from tests.conftest import REDIS_URL
+from tests.support.redis_db import DOWN_REDIS_URL, REDIS_URL
 from tests.support.openai_upstream import reply_fn
 from tests.support.picks import pick_first_k
 
@@ -129,7 +129,7 @@ def test_concurrent_identical_requests_make_one_upstream_call(make_app, picks, r
 
 
 def test_redis_down_still_answers(make_app, picks):
-    app = make_app(redis_url="redis://127.0.0.1:1/0")
+    app = make_app(redis_url=DOWN_REDIS_URL)
     first, second = ask(app), ask(app)
     assert first.json["provider"] == "openai" and second.json["cached"] is False
     ready = app.test_client().get("/readyz")

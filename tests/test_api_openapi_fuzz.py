@@ -14,19 +14,20 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from service.ops.auth import hash_key
-from tests import ops_support
+from tests.support import small_shop
+from tests.support.scripted_provider import ScriptedProvider
 
 KEY = f"sg_fuzz_{uuid.uuid4().hex}"
 
 
 def _app():  # noqa: ANN202
-    return ops_support.app(
-        ops_support.settings(
+    return small_shop.app(
+        small_shop.settings(
             api_keys=f"fuzz:{hash_key(KEY)}:recommend+copy+ops",
             rate_limit="off",  # thousands of generated requests; limits have their own tests
             log_level="WARNING",
         ),
-        ops_support.ScriptedProvider(),
+        ScriptedProvider(),
     )
 
 

@@ -7,8 +7,7 @@ import pytest
 import redis
 
 from service.cache.singleflight import SingleFlight
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support.redis_db import REDIS_URL
 
 
 @pytest.fixture

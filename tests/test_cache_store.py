@@ -7,8 +7,7 @@ import redis
 
 from service.cache.keys import answer_key, normalize_text
 from service.cache.store import MemoryCache, RedisCache, redis_client
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support.redis_db import REDIS_URL
 
 
 class Events:

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from service.settings import Settings, env_name
-from tests import ops_support
+from tests.support import small_shop
+from tests.support.scripted_provider import ScriptedProvider
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -150,7 +151,7 @@ def test_web_probes_hit_real_open_routes() -> None:
     web = _pod("Deployment/shopguide-web")["containers"][0]
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    app = ops_support.app(ops_support.settings(api_keys=f"x:{'a' * 64}:ops"), ops_support.ScriptedProvider())
+    app = small_shop.app(small_shop.settings(api_keys=f"x:{'a' * 64}:ops"), ScriptedProvider())
     client = app.test_client()
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         assert client.get(web[probe]["httpGet"]["path"]).status_code == 200  # no key needed

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from service.app import build_dependencies, create_app
 from service.catalog.load import load_catalog
 from service.jobs.rq_backend import RQDispatcher, queue_name, rq_job_id
 from service.jobs.store import RedisJobStore
@@ -22,21 +23,17 @@ from service.settings import load_settings
 from tests.support.catalogs import write_catalog
 from tests.support.copywriter import prompt_product, write_copy
 from tests.support.openai_upstream import reply_fn
-
-from service.app import build_dependencies, create_app
+from tests.support.redis_db import REDIS_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
-def prefix():
-    value = f"test-copyjobs-{uuid.uuid4().hex[:12]}"
+def prefix(redis_prefix):
+    """conftest's prefix (whose keys, RQ's included, it deletes), and RQ's registries forget this test's workers."""
+    value = redis_prefix
     yield value
     client = redis.Redis.from_url(REDIS_URL)
-    for pattern in (f"{value}:*", f"rq:*{value}*"):
-        for key in client.scan_iter(pattern, count=1000):
-            client.delete(key)
     client.srem("rq:workers", *[m for m in client.smembers("rq:workers") if value.encode() in m] or [b"-"])
     client.srem("rq:queues", f"rq:queue:{queue_name(value)}")
 

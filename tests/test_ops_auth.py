@@ -18,7 +18,9 @@ from service.api.ops import ENDPOINTS as OPS
 from service.api.recommend import ENDPOINTS as RECOMMEND
 from service.ops.auth import KeyRing, hash_key, new_key
 from service.settings import parse_api_keys
-from tests import ops_support
+from tests.support import small_shop
+from tests.support.redis_db import DOWN_REDIS_URL, REDIS_URL
+from tests.support.scripted_provider import ScriptedProvider
 
 REPO = Path(__file__).resolve().parent.parent
 KEYS = {name: f"sg_test_{name}_{uuid.uuid4().hex}" for name in ("shop", "writer", "ops", "all")}
@@ -28,8 +30,8 @@ BODY = {"query": "gaming laptop"}
 
 
 def keyed_app(**overrides):  # noqa: ANN201
-    settings = ops_support.settings(api_keys=ENTRIES, **overrides)
-    return ops_support.app(settings, ops_support.ScriptedProvider())
+    settings = small_shop.settings(api_keys=ENTRIES, **overrides)
+    return small_shop.app(settings, ScriptedProvider())
 
 
 def bearer(name: str) -> dict[str, str]:
@@ -122,7 +124,7 @@ def test_probes_and_docs_stay_open(path: str) -> None:
 
 def test_readyz_tells_the_auth_mode() -> None:
     assert keyed_app().test_client().get("/readyz").json["auth"] == "keys"
-    open_app = ops_support.app(ops_support.settings(), ops_support.ScriptedProvider())
+    open_app = small_shop.app(small_shop.settings(), ScriptedProvider())
     client = open_app.test_client()
     assert client.get("/readyz").json["auth"] == "open"
     assert client.post("/v1/recommend", json=BODY).status_code == 200  # open mode: no key needed
@@ -204,29 +206,22 @@ def test_rate_limit_off() -> None:
     assert all(client.post("/v1/recommend", json=BODY, headers=bearer("shop")).status_code == 200 for _ in range(5))
 
 
-def test_rate_limit_shared_across_apps_through_redis() -> None:
+def test_rate_limit_shared_across_apps_through_redis(redis_prefix: str) -> None:
     """Two app instances (as two workers or pods would be) share one budget in Redis."""
-    prefix = f"t{uuid.uuid4().hex[:12]}"
-    url = "redis://127.0.0.1:6379/0"
-    settings = ops_support.settings(api_keys=ENTRIES, rate_limit="4/minute", redis_url=url, cache_prefix=prefix)
-    first = ops_support.app(settings, ops_support.ScriptedProvider()).test_client()
-    second = ops_support.app(settings, ops_support.ScriptedProvider()).test_client()
-    try:
-        for client in (first, second, first, second):
-            assert client.post("/v1/recommend", json=BODY, headers=bearer("shop")).status_code == 200
-        refused = second.post("/v1/recommend", json=BODY, headers=bearer("shop"))
-        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
-    finally:
-        client = redis.Redis.from_url(url)
-        keys = list(client.scan_iter(f"*{prefix}*"))
-        if keys:
-            client.delete(*keys)
+    settings = small_shop.settings(api_keys=ENTRIES, rate_limit="4/minute", redis_url=REDIS_URL, cache_prefix=redis_prefix)
+    first = small_shop.app(settings, ScriptedProvider()).test_client()
+    second = small_shop.app(settings, ScriptedProvider()).test_client()
+    for client in (first, second, first, second):
+        assert client.post("/v1/recommend", json=BODY, headers=bearer("shop")).status_code == 200
+    refused = second.post("/v1/recommend", json=BODY, headers=bearer("shop"))
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert redis.Redis.from_url(REDIS_URL).keys(f"*{redis_prefix}*")  # the budget did live in Redis
 
 
 def test_rate_limit_survives_redis_outage() -> None:
     """An unreachable Redis must not fail requests: the limiter falls back to memory."""
-    settings = ops_support.settings(api_keys=ENTRIES, rate_limit="100/minute", redis_url="redis://127.0.0.1:1/0")
-    client = ops_support.app(settings, ops_support.ScriptedProvider()).test_client()
+    settings = small_shop.settings(api_keys=ENTRIES, rate_limit="100/minute", redis_url=DOWN_REDIS_URL)
+    client = small_shop.app(settings, ScriptedProvider()).test_client()
     started = time.monotonic()
     assert client.post("/v1/recommend", json=BODY, headers=bearer("shop")).status_code == 200
     assert client.post("/v1/recommend", json=BODY, headers=bearer("shop")).status_code == 200
@@ -301,5 +296,5 @@ def test_memory_limiter_starts_no_threads_and_sweeps_expired_windows(monkeypatch
 
 
 def test_open_mode_has_no_rate_limit() -> None:
-    client = ops_support.app(ops_support.settings(rate_limit="2/minute"), ops_support.ScriptedProvider()).test_client()
+    client = small_shop.app(small_shop.settings(rate_limit="2/minute"), ScriptedProvider()).test_client()
     assert all(client.post("/v1/recommend", json=BODY).status_code == 200 for _ in range(5))

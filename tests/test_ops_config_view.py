@@ -24,7 +24,7 @@ from service.ops.config_view import (
     mask_url,
 )
 from service.settings import Settings, env_name, load_settings
-from tests import ops_support
+from tests.support import small_shop
 
 REPO = Path(__file__).resolve().parent.parent
 A_FILE = str(Path(__file__).resolve())
@@ -205,7 +205,7 @@ def test_masked_output_never_contains_a_secret(monkeypatch: pytest.MonkeyPatch) 
     assert shown["REDIS_URL"] == "redis://default:****@127.0.0.1:6379/0"
 
     # The same through the HTTP endpoint (ops scope) ...
-    app = ops_support.app(settings.model_copy(update={"api_keys": ()}))
+    app = small_shop.app(settings.model_copy(update={"api_keys": ()}))
     body = app.test_client().get("/v1/ops/config").get_data(as_text=True)
     _assert_no_secret(body, secrets)
     assert json.loads(body)["variables"]["SHOPGUIDE_MODEL"] == settings.model

@@ -18,7 +18,11 @@ from typing import Any
 import pytest
 
 from service.ops.gunicorn import freeze_startup_objects, gunicorn_options
-from tests.ops_support import Upstream, sample, wait_for
+from tests.support.openai_upstream import OpenAIUpstream, held, reply_fn
+from tests.support.picks import pick_first_k
+from tests.support.prometheus import sample
+from tests.support.redis_db import REDIS_URL
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,7 +53,7 @@ def up(port: int) -> bool:
         return False
 
 
-def server_env(upstream: Upstream, port: int, **extra: str) -> dict[str, str]:
+def server_env(upstream: OpenAIUpstream, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPGUIDE_", "OPENAI_", "REDIS_URL", "PROMETHEUS_"))}
     env.update(
         PYTHONPATH=str(REPO),
@@ -61,29 +65,35 @@ def server_env(upstream: Upstream, port: int, **extra: str) -> dict[str, str]:
         SHOPGUIDE_RETRIES="0",
         SHOPGUIDE_GRACEFUL_TIMEOUT_S="15",
         SHOPGUIDE_CACHE_PREFIX=f"t{uuid.uuid4().hex[:12]}",
-        OPENAI_BASE_URL=upstream.url,
+        OPENAI_BASE_URL=upstream.base_url,
         OPENAI_API_KEY="sk-test-" + uuid.uuid4().hex,
     )
     env.update(extra)
     return env
 
 
-def in_flight_survives_sigterm(proc: subprocess.Popen, port: int, upstream: Upstream) -> None:
-    """Start a slow request, SIGTERM the master while it waits on the upstream: it completes, the server exits 0."""
+def in_flight_survives_sigterm(proc: subprocess.Popen, port: int, upstream: OpenAIUpstream) -> None:
+    """Hold a request at the upstream, SIGTERM the master: once the server has stopped taking connections,
+    the upstream answers; the held request still completes with the model's picks and the server exits 0."""
     result: dict[str, Any] = {}
 
     def slow() -> None:
         result["reply"] = call(port, "POST", "/v1/recommend", {"query": f"down jacket {uuid.uuid4().hex}"})
 
-    before = len(upstream.received)
+    gate = held(reply_fn(pick_first_k))
+    upstream.script(gate)
+    before = upstream.calls
     thread = threading.Thread(target=slow)
     thread.start()
-    wait_for(lambda: len(upstream.received) > before)  # the request is in flight, waiting on the upstream
+    wait_for(lambda: upstream.calls > before)  # the request is in flight, waiting on the upstream
     proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: not up(port))  # draining: no new connections
+    gate.open()
     thread.join(timeout=30)
     status, body = result["reply"]
     assert status == 200, body
     assert body["provider"] == "openai" and body["degraded"] is False
+    assert body["items"] and all(i["source"] == "llm" for i in body["items"])
     assert proc.wait(timeout=30) == 0
     assert not up(port)
 
@@ -94,58 +104,56 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-def test_gunicorn_conf_multiprocess_metrics_and_graceful_shutdown(tmp_path: Path) -> None:
+def test_gunicorn_conf_multiprocess_metrics_and_graceful_shutdown(tmp_path: Path, upstream: OpenAIUpstream) -> None:
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"stale")  # a previous run's file is wiped at start
     port = free_port()
-    with Upstream(delay_s=2.0) as upstream:
-        env = server_env(upstream, port, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "tests.ops_support:create_test_app()"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        try:
-            wait_for(lambda: up(port) or proc.poll() is not None, timeout_s=60)
-            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-            assert not (metrics_dir / "counter_999999.db").exists()
-            for _ in range(12):  # separate connections, served by whichever worker accepts
-                assert call(port, "GET", "/healthz")[0] == 200
-            status, text = call(port, "GET", "/metrics")
-            assert status == 200
-            # Both workers' counts are merged, whichever of them answered the scrape.
-            assert sample(text, "shopguide_requests_total", endpoint="/healthz", status="200") >= 12
-            pids = {Path(f).stem.split("_")[-1] for f in glob.glob(str(metrics_dir / "counter_*.db"))}
-            assert len(pids) == 2  # one file per worker
-            assert glob.glob(str(metrics_dir / "gauge_livesum_*.db"))
-            in_flight_survives_sigterm(proc, port, upstream)
-        finally:
-            stop(proc)
+    env = server_env(upstream, port, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "tests.support.small_shop:create_test_app()"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: up(port) or proc.poll() is not None, timeout_s=60)
+        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+        assert not (metrics_dir / "counter_999999.db").exists()
+        for _ in range(12):  # separate connections, served by whichever worker accepts
+            assert call(port, "GET", "/healthz")[0] == 200
+        status, text = call(port, "GET", "/metrics")
+        assert status == 200
+        # Both workers' counts are merged, whichever of them answered the scrape.
+        assert sample(text, "shopguide_requests_total", endpoint="/healthz", status="200") >= 12
+        pids = {Path(f).stem.split("_")[-1] for f in glob.glob(str(metrics_dir / "counter_*.db"))}
+        assert len(pids) == 2  # one file per worker
+        assert glob.glob(str(metrics_dir / "gauge_livesum_*.db"))
+        in_flight_survives_sigterm(proc, port, upstream)
+    finally:
+        stop(proc)
     # child_exit dropped the dead workers' live gauges; their counters stay for the totals.
     assert glob.glob(str(metrics_dir / "gauge_livesum_*.db")) == []
     assert len(glob.glob(str(metrics_dir / "counter_*.db"))) == 2
 
 
-def test_shopguide_serve_graceful_shutdown_and_temporary_metrics_dir(tmp_path: Path) -> None:
+def test_shopguide_serve_graceful_shutdown_and_temporary_metrics_dir(tmp_path: Path, upstream: OpenAIUpstream) -> None:
     port = free_port()
     code = (
         "from service.cli.serve import serve; from service.settings import load_settings; "
-        "from tests.ops_support import create_test_app_from; serve(load_settings(), create_test_app_from)"
+        "from tests.support.small_shop import create_test_app_from; serve(load_settings(), create_test_app_from)"
     )
-    with Upstream(delay_s=2.0) as upstream:
-        env = server_env(upstream, port, TMPDIR=str(tmp_path))
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            wait_for(lambda: up(port) or proc.poll() is not None, timeout_s=60)
-            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-            (made,) = glob.glob(str(tmp_path / "shopguide-metrics-*"))
-            assert glob.glob(os.path.join(made, "counter_*.db"))
-            status, text = call(port, "GET", "/metrics")
-            assert status == 200 and "shopguide_requests_total" in text
-            in_flight_survives_sigterm(proc, port, upstream)
-        finally:
-            stop(proc)
+    env = server_env(upstream, port, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: up(port) or proc.poll() is not None, timeout_s=60)
+        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+        (made,) = glob.glob(str(tmp_path / "shopguide-metrics-*"))
+        assert glob.glob(os.path.join(made, "counter_*.db"))
+        status, text = call(port, "GET", "/metrics")
+        assert status == 200 and "shopguide_requests_total" in text
+        in_flight_survives_sigterm(proc, port, upstream)
+    finally:
+        stop(proc)
     assert glob.glob(str(tmp_path / "shopguide-metrics-*")) == []  # removed by the master on exit
 
 
@@ -163,7 +171,7 @@ def test_gunicorn_options(providers: str, workers: int) -> None:
     from service.settings import load_settings
 
     settings = load_settings(
-        providers=providers, graceful_timeout_s=42, deadline_s=20, redis_url="redis://127.0.0.1:6379/0"
+        providers=providers, graceful_timeout_s=42, deadline_s=20, redis_url=REDIS_URL
     )
     options = gunicorn_options(settings)
     assert options["workers"] == workers and options["worker_class"] == "gthread"
@@ -207,8 +215,8 @@ def test_default_workers_follow_the_primary_provider_and_redis() -> None:
 
     assert default_workers(load_settings(providers="local")) == 1
     assert default_workers(load_settings(providers="openai,local")) == 1  # no Redis: one process holds the state
-    assert default_workers(load_settings(providers="openai,local", redis_url="redis://127.0.0.1:6379/0")) == 2
-    assert default_workers(load_settings(providers="local", redis_url="redis://127.0.0.1:6379/0")) == 1
+    assert default_workers(load_settings(providers="openai,local", redis_url=REDIS_URL)) == 2
+    assert default_workers(load_settings(providers="local", redis_url=REDIS_URL)) == 1
     assert default_workers(load_settings(workers=3)) == 3
-    hosted_only = load_settings(providers="openai", redis_url="redis://127.0.0.1:6379/0")
+    hosted_only = load_settings(providers="openai", redis_url=REDIS_URL)
     assert default_workers(hosted_only) == min(2 * (os.cpu_count() or 1), 16)

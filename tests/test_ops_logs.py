@@ -9,8 +9,10 @@ import uuid
 import pytest
 
 from service.ops.logs import ScrubbingFormatter, configure_logging, json_formatter
-from tests import ops_support
-from tests.ops_support import ScriptedProvider, Upstream
+from tests.support import small_shop
+from tests.support.openai_upstream import OpenAIUpstream, reply_fn
+from tests.support.picks import pick_first_k
+from tests.support.scripted_provider import ScriptedProvider
 
 API_KEY = "sk-" + uuid.uuid4().hex + uuid.uuid4().hex
 
@@ -21,7 +23,7 @@ def access_lines(err: str) -> list[dict]:
 
 
 def test_one_json_line_per_request_with_the_facts(capsys: pytest.CaptureFixture[str]) -> None:
-    client = ops_support.app(ops_support.settings(), ScriptedProvider(tokens=(90, 10))).test_client()
+    client = small_shop.app(small_shop.settings(), ScriptedProvider(tokens=(90, 10))).test_client()
     capsys.readouterr()
     first = client.post("/v1/recommend", json={"query": "gaming laptop"})
     second = client.post("/v1/recommend", json={"query": "gaming laptop"})
@@ -37,19 +39,20 @@ def test_one_json_line_per_request_with_the_facts(capsys: pytest.CaptureFixture[
     assert miss["latency_ms"] > 0 and miss["level"] == "INFO"
 
 
-def test_no_api_key_and_no_shopper_text_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_api_key_and_no_shopper_text_by_default(capsys: pytest.CaptureFixture[str], upstream: OpenAIUpstream) -> None:
     marker = f"羽绒服 secret-wish-{uuid.uuid4().hex[:8]}"
-    with Upstream() as upstream:
-        # DEBUG on purpose: the noisiest setting must still leak nothing.
-        settings = ops_support.settings(
-            openai_base_url=upstream.url, openai_api_key=API_KEY, providers="openai", log_level="DEBUG"
-        )
-        client = ops_support.app(settings).test_client()
-        capsys.readouterr()
-        response = client.post("/v1/recommend", json={"query": f"down jacket {marker}"})
-        assert response.status_code == 200 and response.json["provider"] == "openai"
-        assert upstream.received[0]["authorization"] == f"Bearer {API_KEY}"  # the key did go upstream
-        logging.getLogger("openai").debug("request headers: Authorization: Bearer %s", API_KEY)
+    upstream.default(reply_fn(pick_first_k))
+    # DEBUG on purpose: the noisiest setting must still leak nothing.
+    settings = small_shop.settings(
+        openai_base_url=upstream.base_url, openai_api_key=API_KEY, providers="openai", log_level="DEBUG"
+    )
+    client = small_shop.app(settings).test_client()
+    capsys.readouterr()
+    response = client.post("/v1/recommend", json={"query": f"down jacket {marker}"})
+    assert response.status_code == 200 and response.json["provider"] == "openai"
+    assert response.json["items"] and all(i["source"] == "llm" for i in response.json["items"])
+    assert upstream.requests[0].authorization == f"Bearer {API_KEY}"  # the key did go upstream
+    logging.getLogger("openai").debug("request headers: Authorization: Bearer %s", API_KEY)
     err = capsys.readouterr().err
     assert API_KEY not in err and API_KEY[3:20] not in err
     assert marker not in err
@@ -59,7 +62,7 @@ def test_no_api_key_and_no_shopper_text_by_default(capsys: pytest.CaptureFixture
 
 
 def test_log_prompts_opt_in(capsys: pytest.CaptureFixture[str]) -> None:
-    client = ops_support.app(ops_support.settings(log_prompts=True), ScriptedProvider()).test_client()
+    client = small_shop.app(small_shop.settings(log_prompts=True), ScriptedProvider()).test_client()
     capsys.readouterr()
     client.post("/v1/recommend", json={"query": "gaming laptop 推荐"})
     (line,) = access_lines(capsys.readouterr().err)
@@ -67,7 +70,7 @@ def test_log_prompts_opt_in(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_probes_log_at_debug_only(capsys: pytest.CaptureFixture[str]) -> None:
-    client = ops_support.app(ops_support.settings(), ScriptedProvider()).test_client()
+    client = small_shop.app(small_shop.settings(), ScriptedProvider()).test_client()
     capsys.readouterr()
     client.get("/healthz")
     client.get("/metrics")
@@ -75,7 +78,7 @@ def test_probes_log_at_debug_only(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_text_format(capsys: pytest.CaptureFixture[str]) -> None:
-    client = ops_support.app(ops_support.settings(log_format="text"), ScriptedProvider()).test_client()
+    client = small_shop.app(small_shop.settings(log_format="text"), ScriptedProvider()).test_client()
     capsys.readouterr()
     client.post("/v1/recommend", json={"query": "gaming laptop"})
     err = capsys.readouterr().err
@@ -96,7 +99,7 @@ def test_configure_logging_is_idempotent_and_replaces_basic_config(capsys: pytes
     console = logging.StreamHandler(sys.stderr)  # what the CLI's logging.basicConfig installs
     root.addHandler(console)
     try:
-        settings = ops_support.settings()
+        settings = small_shop.settings()
         configure_logging(settings)
         configure_logging(settings)
         ours = [h for h in root.handlers if getattr(h, "_shopguide", False)]
@@ -110,7 +113,7 @@ def test_configure_logging_is_idempotent_and_replaces_basic_config(capsys: pytes
 
 # -- provenance headers ---------------------------------------------------------------------------
 def test_provenance_headers() -> None:
-    client = ops_support.app(ops_support.settings(), ScriptedProvider()).test_client()
+    client = small_shop.app(small_shop.settings(), ScriptedProvider()).test_client()
     first = client.post("/v1/recommend", json={"query": "gaming laptop"}, headers={"X-Request-ID": "shop-abc.123"})
     assert first.headers["X-Request-ID"] == "shop-abc.123" == first.json["request_id"]
     assert first.headers["X-Shopguide-Provider"] == "fake"
@@ -122,7 +125,7 @@ def test_provenance_headers() -> None:
 
 
 def test_degraded_answer_headers() -> None:
-    client = ops_support.app(ops_support.settings(), ScriptedProvider(failures=3)).test_client()
+    client = small_shop.app(small_shop.settings(), ScriptedProvider(failures=3)).test_client()
     response = client.post("/v1/recommend", json={"query": "gaming laptop"})
     assert response.json["degraded"] is True
     assert response.headers["X-Shopguide-Provider"] == "none" and response.headers["X-Shopguide-Cache"] == "miss"

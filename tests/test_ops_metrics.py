@@ -11,8 +11,12 @@ from service.ops.metrics import Metrics
 from service.provider.chain import ProviderChain
 from service.provider.openai_compat import OpenAIProvider
 from service.provider.retry import RetryPolicy
-from tests import ops_support
-from tests.ops_support import ScriptedProvider, Upstream, sample
+from tests.support import small_shop
+from tests.support.scripted_provider import ScriptedProvider
+from tests.support.openai_upstream import OpenAIUpstream, reply_fn, status
+from tests.support.picks import pick_first_k
+from tests.support.prometheus import sample
+from tests.support.redis_db import DOWN_REDIS_URL
 
 BODY = {"query": "gaming laptop"}
 
@@ -25,8 +29,10 @@ def scrape(client) -> str:  # noqa: ANN001
 
 
 def test_hit_miss_tokens_and_cost() -> None:
-    client = ops_support.app(ops_support.settings(), ScriptedProvider(tokens=(100, 20))).test_client()
-    assert client.post("/v1/recommend", json=BODY).json["cached"] is False
+    client = small_shop.app(small_shop.settings(), ScriptedProvider(tokens=(100, 20))).test_client()
+    first = client.post("/v1/recommend", json=BODY).json
+    assert first["cached"] is False
+    assert [(i["id"], i["source"]) for i in first["items"]] == [("p-laptop-1", "llm"), ("p-laptop-2", "llm")]
     assert client.post("/v1/recommend", json=BODY).json["cached"] is True
     text = scrape(client)
     assert sample(text, "shopguide_cache_events_total", outcome="miss") == 1
@@ -43,8 +49,8 @@ def test_hit_miss_tokens_and_cost() -> None:
 
 
 def test_prices_from_settings() -> None:
-    settings = ops_support.settings(model="house-model", model_prices='{"house-model": [1000, 2000]}')
-    client = ops_support.app(settings, ScriptedProvider(tokens=(100, 20))).test_client()
+    settings = small_shop.settings(model="house-model", model_prices='{"house-model": [1000, 2000]}')
+    client = small_shop.app(settings, ScriptedProvider(tokens=(100, 20))).test_client()
     client.post("/v1/recommend", json=BODY)
     assert sample(scrape(client), "shopguide_llm_cost_usd_total", model="house-model") == pytest.approx(0.14)
 
@@ -59,35 +65,37 @@ def test_price_table_prefixes() -> None:
     assert prices.cost("unknown", 1000, 1000) is None
 
 
-def test_retry_through_the_real_openai_provider() -> None:
-    with Upstream(script=[500, "ok"], usage=(120, 30)) as upstream:
-        settings = ops_support.settings(
-            openai_base_url=upstream.url, openai_api_key="sk-test-0000000000000000", providers="openai", retries=2,
-            retry_max_wait_s=0.5,
-        )
-        client = ops_support.app(settings).test_client()  # the chain is built from settings
-        response = client.post("/v1/recommend", json=BODY)
-        assert response.status_code == 200 and response.json["provider"] == "openai"
-        assert len(upstream.received) == 2
-        text = scrape(client)
+def test_retry_through_the_real_openai_provider(upstream: OpenAIUpstream) -> None:
+    upstream.script(status(500), reply_fn(pick_first_k, usage={"prompt_tokens": 120, "completion_tokens": 30}))
+    settings = small_shop.settings(
+        openai_base_url=upstream.base_url, openai_api_key="sk-test-0000000000000000", providers="openai", retries=2,
+        retry_max_wait_s=0.5,
+    )
+    client = small_shop.app(settings).test_client()  # the chain is built from settings
+    response = client.post("/v1/recommend", json=BODY)
+    assert response.status_code == 200 and response.json["provider"] == "openai"
+    assert [i["source"] for i in response.json["items"]] == ["llm", "llm"]  # the model's picks arrived
+    assert upstream.calls == 2
+    text = scrape(client)
     assert sample(text, "shopguide_llm_retries_total", provider="openai", reason="RetryableProviderError") == 1
     assert sample(text, "shopguide_llm_calls_total", provider="openai", outcome="ok") == 1
     assert sample(text, "shopguide_llm_tokens_total", provider="openai", direction="in") == 120
     assert sample(text, "shopguide_llm_tokens_total", provider="openai", direction="out") == 30
 
 
-def test_fallback_from_the_real_openai_provider() -> None:
+def test_fallback_from_the_real_openai_provider(upstream: OpenAIUpstream) -> None:
     metrics = Metrics()
-    with Upstream(script=[503, 503, 503]) as upstream:
-        hosted = OpenAIProvider(
-            model="gpt-4o-mini", base_url=upstream.url, api_key="sk-test-0000000000000000",
-            retry=RetryPolicy(retries=0), on_retry=metrics.retry,
-        )
-        backup = ScriptedProvider(name="backup")
-        settings = ops_support.settings()
-        client = ops_support.app(settings, chain=ProviderChain([hosted, backup]), metrics=metrics).test_client()
-        response = client.post("/v1/recommend", json=BODY)
+    upstream.script(status(503, times=3))
+    hosted = OpenAIProvider(
+        model="gpt-4o-mini", base_url=upstream.base_url, api_key="sk-test-0000000000000000",
+        retry=RetryPolicy(retries=0), on_retry=metrics.retry,
+    )
+    backup = ScriptedProvider(name="backup")
+    settings = small_shop.settings()
+    client = small_shop.app(settings, chain=ProviderChain([hosted, backup]), metrics=metrics).test_client()
+    response = client.post("/v1/recommend", json=BODY)
     assert response.json["provider"] == "backup" and response.json["fallback_from"] == ["openai:RetryableProviderError"]
+    assert all(i["source"] == "llm" for i in response.json["items"])  # the backup's picks
     text = scrape(client)
     assert sample(text, "shopguide_fallbacks_total", from_provider="openai", to_provider="backup") == 1
     assert sample(text, "shopguide_llm_calls_total", provider="openai", outcome="RetryableProviderError") == 1
@@ -96,7 +104,7 @@ def test_fallback_from_the_real_openai_provider() -> None:
 
 
 def test_degraded_answer_counts_failure() -> None:
-    client = ops_support.app(ops_support.settings(), ScriptedProvider(failures=5)).test_client()
+    client = small_shop.app(small_shop.settings(), ScriptedProvider(failures=5)).test_client()
     response = client.post("/v1/recommend", json=BODY)
     assert response.json["degraded"] is True
     text = scrape(client)
@@ -107,7 +115,7 @@ def test_degraded_answer_counts_failure() -> None:
 
 def test_coalesced_requests() -> None:
     provider = ScriptedProvider(delay_s=1.5)  # long enough that all three are in flight together
-    app = ops_support.app(ops_support.settings(), provider)
+    app = small_shop.app(small_shop.settings(), provider)
     results = []
 
     def ask() -> None:
@@ -124,15 +132,15 @@ def test_coalesced_requests() -> None:
 
 
 def test_cache_errors_are_counted() -> None:
-    settings = ops_support.settings(redis_url="redis://127.0.0.1:1/0", rate_limit="off")
-    client = ops_support.app(settings, ScriptedProvider()).test_client()
+    settings = small_shop.settings(redis_url=DOWN_REDIS_URL, rate_limit="off")
+    client = small_shop.app(settings, ScriptedProvider()).test_client()
     assert client.post("/v1/recommend", json=BODY).status_code == 200
     assert sample(scrape(client), "shopguide_cache_events_total", outcome="error") >= 1
 
 
 def test_breaker_and_queue_gauges() -> None:
     metrics = Metrics()
-    client = ops_support.app(ops_support.settings(), ScriptedProvider(), metrics=metrics).test_client()
+    client = small_shop.app(small_shop.settings(), ScriptedProvider(), metrics=metrics).test_client()
     metrics.breaker_state("openai", True)
     metrics.local_queue(3)
     text = scrape(client)
@@ -143,14 +151,14 @@ def test_breaker_and_queue_gauges() -> None:
 
 
 def test_each_app_has_its_own_registry() -> None:
-    first = ops_support.app(ops_support.settings(), ScriptedProvider()).test_client()
-    second = ops_support.app(ops_support.settings(), ScriptedProvider()).test_client()
+    first = small_shop.app(small_shop.settings(), ScriptedProvider()).test_client()
+    second = small_shop.app(small_shop.settings(), ScriptedProvider()).test_client()
     first.post("/v1/recommend", json=BODY)
     assert sample(scrape(second), "shopguide_requests_total", endpoint="/v1/recommend") == 0
 
 
 def test_status_labels_and_unmatched_routes() -> None:
-    client = ops_support.app(ops_support.settings(), ScriptedProvider()).test_client()
+    client = small_shop.app(small_shop.settings(), ScriptedProvider()).test_client()
     client.post("/v1/recommend", json={"query": ""})
     client.get("/no/such/route")
     text = scrape(client)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from service.ops.privacy import CARD, EMAIL, PHONE, Redactor, luhn_valid
-from tests import ops_support
-from tests.ops_support import ScriptedProvider
+from tests.support import small_shop
+from tests.support.scripted_provider import ScriptedProvider
 
 MASKED = [
     ("mail me: jane.doe+shop@example.co.uk", f"mail me: {EMAIL}"),
@@ -70,18 +70,18 @@ def test_configurable_masks() -> None:
     text = "a@b.io 13812345678 4111111111111111"
     assert Redactor([]).redact(text) == text
     assert Redactor(["email"]).redact(text) == f"{EMAIL} 13812345678 4111111111111111"
-    assert Redactor.from_settings(ops_support.settings(privacy_mask="none")).redact(text) == text
-    assert Redactor.from_settings(ops_support.settings(privacy_mask="card,phone")).redact(text) == f"a@b.io {PHONE} {CARD}"
+    assert Redactor.from_settings(small_shop.settings(privacy_mask="none")).redact(text) == text
+    assert Redactor.from_settings(small_shop.settings(privacy_mask="card,phone")).redact(text) == f"a@b.io {PHONE} {CARD}"
     with pytest.raises(ValueError):
         Redactor(["ssn"])
 
 
 def test_user_id_hash_is_keyed() -> None:
     salt = "s" * 32
-    redactor = Redactor.from_settings(ops_support.settings(user_id_salt=salt))
+    redactor = Redactor.from_settings(small_shop.settings(user_id_salt=salt))
     expected = hmac.new(salt.encode(), b"user-42", hashlib.sha256).hexdigest()
     assert redactor.user_id_hash("user-42") == expected
-    assert Redactor.from_settings(ops_support.settings(user_id_salt="t" * 32)).user_id_hash("user-42") != expected
+    assert Redactor.from_settings(small_shop.settings(user_id_salt="t" * 32)).user_id_hash("user-42") != expected
     assert Redactor().user_id_hash("user-42") is None  # no salt: ids are never sent
     assert redactor.user_id_hash(None) is None
 
@@ -116,14 +116,15 @@ def test_any_luhn_valid_card_is_masked(prefix: str, sep: str, around: str) -> No
 
 def test_pipeline_sends_only_masked_text_and_no_user_id() -> None:
     provider = ScriptedProvider()
-    settings = ops_support.settings(user_id_salt="x" * 32)
-    client = ops_support.app(settings, provider).test_client()
+    settings = small_shop.settings(user_id_salt="x" * 32)
+    client = small_shop.app(settings, provider).test_client()
     body = {
         "query": "gaming laptop, email me at shopper@example.com or 13812345678",
         "user": {"id": "user-secret-777", "profile": "likes RTX 4060; card 4111 1111 1111 1111"},
     }
     response = client.post("/v1/recommend", json=body)
     assert response.status_code == 200 and response.json["items"]  # retrieval still saw the raw words
+    assert all(i["source"] == "llm" for i in response.json["items"])  # and the model picked from them
     sent = "\n".join(m["content"] for m in provider.requests[0].messages)
     for raw in ("shopper@example.com", "13812345678", "4111 1111 1111 1111", "user-secret-777"):
         assert raw not in sent
@@ -132,6 +133,6 @@ def test_pipeline_sends_only_masked_text_and_no_user_id() -> None:
 
 def test_pipeline_masking_can_be_turned_off() -> None:
     provider = ScriptedProvider()
-    client = ops_support.app(ops_support.settings(privacy_mask="none"), provider).test_client()
+    client = small_shop.app(small_shop.settings(privacy_mask="none"), provider).test_client()
     client.post("/v1/recommend", json={"query": "gaming laptop shopper@example.com"})
     assert "shopper@example.com" in provider.requests[0].messages[-1]["content"]

@@ -3,7 +3,7 @@ import redis
 
 from service.errors import InvalidOutput, ProviderUnavailable, RetryableProviderError
 from service.provider.breaker import BreakerPolicy, CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
-from tests.conftest import REDIS_URL
+from tests.support.redis_db import REDIS_URL
 
 FAIL = RetryableProviderError("500")
 

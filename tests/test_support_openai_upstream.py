@@ -23,6 +23,7 @@ from tests.support.openai_upstream import (
     error_after,
     fail_then_succeed,
     hang,
+    held,
     malformed,
     malformed_after,
     refused_base_url,
@@ -192,6 +193,27 @@ def test_hang_times_out_and_reset_releases_it(upstream):
         ask(client(upstream.base_url, timeout=0.2))
     upstream.reset()
     assert ask(client(upstream.base_url, timeout=2)).choices[0].message.content == "{}"
+
+
+def test_held_answers_when_opened_and_reset_drops_it(upstream):
+    gate = held(then=reply("opened"), times=2)
+    upstream.script(gate)
+    c = client(upstream.base_url, timeout=5)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(lambda: ask(c).choices[0].message.content)
+        time.sleep(0.1)
+        assert not first.done() and upstream.calls == 1  # in flight until opened
+        gate.open()
+        assert first.result(timeout=2) == "opened"
+    assert ask(c).choices[0].message.content == "opened"  # an open gate lets the next one through too
+    upstream.script(held())
+    with ThreadPoolExecutor(1) as pool:
+        dropped = pool.submit(ask, c)
+        while upstream.calls < 3:
+            time.sleep(0.01)
+        upstream.reset()
+        with pytest.raises(openai.APIConnectionError):
+            dropped.result(timeout=2)
 
 
 def test_drop_closes_connection_without_response(upstream):

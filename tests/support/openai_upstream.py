@@ -258,6 +258,11 @@ class _Exchange:
         self._release.wait()
         self.drop()
 
+    @property
+    def released(self) -> bool:
+        """Whether ``reset()``/``stop()`` has let go of this request."""
+        return self._release.is_set()
+
     def drop(self) -> None:
         self._handler.close_connection = True
         try:
@@ -454,6 +459,28 @@ class Delay(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Held(Step):
+    """Waits until the test calls :meth:`open` (or ``reset()``/``stop()``, which drop it), then answers."""
+
+    then: Step | None = None  # None: the server's default step
+    gate: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+
+    def open(self) -> None:
+        self.gate.set()
+
+    def serve(self, ex: _Exchange) -> None:
+        while not self.gate.wait(0.01):
+            if ex.released:
+                ex.drop()
+                return
+        step = self.then or ex.default
+        if step is None:
+            ex.drop()
+        else:
+            step.serve(ex)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Hang(Step):
     def serve(self, ex: _Exchange) -> None:
         ex.hang()
@@ -522,6 +549,14 @@ def delay(seconds: float, then: Step | None = None, *, times: int = 1) -> Delay:
     if then is not None and then.times != 1:
         raise ValueError("delay(then=...) serves one answer; put times= on the delay")
     return Delay(seconds=seconds, then=then, times=times)
+
+
+def held(then: Step | None = None, *, times: int = 1) -> Held:
+    """Answer with ``then`` (default: the server's default step) once the test calls ``.open()`` on it:
+    a request kept in flight for exactly as long as a test needs, no guessed sleep."""
+    if then is not None and then.times != 1:
+        raise ValueError("held(then=...) serves one answer; put times= on held")
+    return Held(then=then, times=times)
 
 
 def hang(*, times: int = 1) -> Hang:
