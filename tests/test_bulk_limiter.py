@@ -10,6 +10,7 @@ import uuid
 import redis
 
 from service.bulk.limiter import AdaptiveLimiter, ProcessPauseBoard, RedisPauseBoard
+from tests.support.redis_db import REDIS_URL
 
 
 def test_bound_holds_and_release_lets_the_next_in():
@@ -70,7 +71,7 @@ def test_deadline_and_stop_end_the_wait():
 
 
 def test_redis_board_shares_a_pause_between_limiters():
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(REDIS_URL)
     key = f"test-pause-{uuid.uuid4().hex}"
     try:
         here = AdaptiveLimiter(4, board=RedisPauseBoard(client, key))

@@ -21,6 +21,7 @@ from service.validate.copy import CopyOptions, CopyRequest
 from tests.support.copy_products import JACKET_ZH, POWER_BANK
 from tests.support.copywriter import write_copy
 from tests.support.openai_upstream import malformed, reply, reply_fn, status
+from tests.support.redis_db import REDIS_URL
 
 def variant(headline="VoltGo Slim Power Bank", body="Slim 5000mAh power bank with USB-C.", bullets=None, cta="Shop now"):
     return {"headline": headline, "body": body, "bullets": bullets or ["USB-C", "20W fast charging", "120g"], "cta": cta}
@@ -266,7 +267,7 @@ def test_cache_hit_and_what_the_key_covers(upstream, make_pipeline):
 
 def test_answers_shared_through_redis_across_pipelines(upstream, make_pipeline):
     prefix = f"test-copy-{uuid.uuid4().hex}"
-    client = redis_client("redis://127.0.0.1:6379/0")
+    client = redis_client(REDIS_URL)
     try:
         a = make_pipeline(cache=RedisCache(client), flights=SingleFlight(client), cache_prefix=prefix)
         b = make_pipeline(cache=RedisCache(client), flights=SingleFlight(client), cache_prefix=prefix)
