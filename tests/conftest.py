@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 
 from service.app import build_dependencies, create_app
 from service.catalog.load import Catalog, load_catalog
+from service.jobs.rq_backend import queue_name
 from service.retrieve.base import Retriever
 from service.retrieve.factory import build_retriever
 from service.settings import Settings, load_settings
 from tests.support.openai_upstream import OpenAIUpstream
-from tests.support.redis_db import delete_keys
+from tests.support.redis_db import REDIS_URL, delete_keys
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +44,18 @@ def redis_prefix() -> Iterator[str]:
     prefix = f"sgtest-{uuid.uuid4().hex[:12]}"
     yield prefix
     delete_keys(prefix)
+
+
+@pytest.fixture
+def rq_prefix(redis_prefix: str) -> Iterator[str]:
+    """``redis_prefix`` for copy jobs on RQ: RQ's registries also forget this test's queue and workers."""
+    yield redis_prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    workers = [m for m in client.smembers("rq:workers") if redis_prefix.encode() in m]
+    if workers:
+        client.srem("rq:workers", *workers)
+    client.srem("rq:queues", f"rq:queue:{queue_name(redis_prefix)}")
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -15,17 +15,36 @@ from tests.support.copy_products import JACKET_ZH, POWER_BANK
 from service.app import build_dependencies, create_app
 
 
-@pytest.fixture
-def client(upstream):
+def make_client(upstream, **overrides):
     upstream.default(reply_fn(write_copy))
-    settings = load_settings(
-        openai_base_url=upstream.base_url, openai_api_key="sk-test", providers="openai", redis_url="", copy_job_chunk_size=2
-    )
+    settings = load_settings(**{
+        "openai_base_url": upstream.base_url, "openai_api_key": "sk-test", "providers": "openai", "redis_url": "",
+        "copy_job_chunk_size": 2, **overrides,
+    })
     deps = build_dependencies(settings, catalog=Catalog.of([POWER_BANK, JACKET_ZH]))
     app = create_app(settings, deps=deps)
     app.testing = True
-    yield app.test_client()
+    return app.test_client(), deps
+
+
+@pytest.fixture
+def client(upstream):
+    test_client, deps = make_client(upstream)
+    yield test_client
     deps.copy_jobs.close()
+
+
+def test_extra_banned_terms_from_the_settings_reach_the_copy_checks(upstream, monkeypatch):
+    monkeypatch.setenv("SHOPGUIDE_COPY_EXTRA_BANNED_EN", "slim")  # in the power bank's title and description
+    monkeypatch.setenv("SHOPGUIDE_COPY_EXTRA_BANNED", "鹅绒")  # every language: in the jacket's copy
+    test_client, deps = make_client(upstream)
+    try:
+        english = test_client.post("/v1/copy", json={"product_id": "PB-1", "variants": 1}).json
+        assert english["variants"] == [] and english["dropped_variants"][0]["reasons"] == ["compliance: slim"]
+        chinese = test_client.post("/v1/copy", json={"product_id": "ZH-1", "variants": 1}).json
+        assert chinese["variants"] == [] and chinese["dropped_variants"][0]["reasons"] == ["compliance: 鹅绒"]
+    finally:
+        deps.copy_jobs.close()
 
 
 def test_copy_for_a_catalog_product(client, upstream):

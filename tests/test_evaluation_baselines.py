@@ -6,21 +6,17 @@ import pytest
 
 from service.catalog.load import Catalog
 from service.catalog.product import Product
-from service.errors import ConfigError
 from service.evaluation.baselines import BASELINE, PlainBm25, baseline_factories
-from service.evaluation.datasets import EvalDataset, load_dataset, resolve_datasets_dir
+from service.evaluation.datasets import EvalDataset, load_dataset
 from service.evaluation.runner import evaluate
 from service.validate.recommend import Filters
+from tests.support.datasets import public_datasets_dir
 
 ANY = Filters(in_stock=False)
 
 
 def load_or_skip(name: str) -> EvalDataset:
-    try:
-        datasets_dir = resolve_datasets_dir()
-    except ConfigError as exc:
-        pytest.skip(f"public datasets absent (../shared/datasets not found): {exc}")
-    return load_dataset(name, datasets_dir=datasets_dir)
+    return load_dataset(name, datasets_dir=public_datasets_dir())
 
 
 def results(dataset: EvalDataset, **kwargs: object) -> dict[str, dict[str, object]]:

@@ -111,3 +111,16 @@ def test_pipeline_ranker_honours_each_querys_allow_list(shop, upstream) -> None:
     first = ranker.search("warm jacket", filters, 10, restrict_ids={"p1"})
     second = ranker.search("warm jacket", filters, 10, restrict_ids={"p2"})
     assert [c.product.id for c in first] == ["p1"] and [c.product.id for c in second] == ["p2"]
+
+
+def test_eval_reads_the_datasets_dir_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("SHOPGUIDE_DATASETS_DIR", str(tmp_path))
+    assert main(["eval", "--dataset", "crowdflower"]) == 2
+    assert f"dataset file not found: {tmp_path / 'crowdflower-search'}" in capsys.readouterr().err
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    assert main(["eval", "--dataset", "crowdflower", "--datasets-dir", str(other)]) == 2  # the flag wins
+    assert f"not found: {other / 'crowdflower-search'}" in capsys.readouterr().err
+    monkeypatch.setenv("SHOPGUIDE_DATASETS_DIR", str(tmp_path / "missing"))
+    assert main(["eval", "--dataset", "crowdflower"]) == 2
+    assert "SHOPGUIDE_DATASETS_DIR: not a directory" in capsys.readouterr().err

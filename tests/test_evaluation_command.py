@@ -12,6 +12,7 @@ import pytest
 from service.errors import ConfigError
 from service.evaluation.baselines import PlainBm25
 from service.evaluation.command import add_eval_arguments, main_eval, run_eval
+from tests.support.datasets import public_datasets_dir
 
 
 @pytest.fixture
@@ -101,12 +102,7 @@ def test_arguments() -> None:
 
 
 def test_crowdflower_sample_from_the_command(capsys: pytest.CaptureFixture[str]) -> None:
-    from service.evaluation.datasets import resolve_datasets_dir
-
-    try:
-        datasets_dir = resolve_datasets_dir()
-    except ConfigError as exc:
-        pytest.skip(f"public datasets absent (../shared/datasets not found): {exc}")
+    datasets_dir = public_datasets_dir()
     args = parser().parse_args(
         ["--dataset", "crowdflower", "--datasets-dir", str(datasets_dir), "--split", "test", "--limit", "30"]
     )

@@ -11,7 +11,6 @@ import pytest
 from service.errors import CatalogError, ConfigError
 from service.evaluation.datasets import (
     CROWDFLOWER_GRADING,
-    DATASETS_ENV,
     HOMEDEPOT_GRADING,
     EvalDataset,
     Grading,
@@ -21,14 +20,12 @@ from service.evaluation.datasets import (
     resolve_datasets_dir,
     strip_html,
 )
+from tests.support.datasets import public_datasets_dir
 
 
 @pytest.fixture(scope="module")
 def datasets_dir() -> Path:
-    try:
-        return resolve_datasets_dir()
-    except ConfigError as exc:
-        pytest.skip(f"public datasets absent (../shared/datasets not found): {exc}")
+    return public_datasets_dir()
 
 
 @pytest.fixture(scope="module")
@@ -134,17 +131,25 @@ def test_gradings() -> None:
     assert Grading(min_grade=0, relevant_at=1).gain(0) == 0
 
 
-def test_datasets_dir_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(DATASETS_ENV, str(tmp_path))
-    assert resolve_datasets_dir() == tmp_path
+def test_datasets_dir_override(tmp_path: Path) -> None:
+    assert resolve_datasets_dir(tmp_path) == tmp_path
     assert resolve_datasets_dir(tmp_path / "..") == tmp_path / ".."
     with pytest.raises(ConfigError, match="--datasets-dir: datasets directory not found"):
         resolve_datasets_dir(tmp_path / "missing")
-    monkeypatch.setenv(DATASETS_ENV, str(tmp_path / "missing"))
-    with pytest.raises(ConfigError, match=DATASETS_ENV):
-        resolve_datasets_dir()
     with pytest.raises(CatalogError, match="dataset file not found"):
         load_dataset("crowdflower", datasets_dir=tmp_path)
+
+
+def test_default_is_the_nearest_shared_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import service.evaluation.datasets as datasets
+
+    repo = tmp_path / "wt" / "name"
+    repo.mkdir(parents=True)
+    monkeypatch.setattr(datasets, "REPO_ROOT", repo)
+    with pytest.raises(ConfigError, match="set SHOPGUIDE_DATASETS_DIR or --datasets-dir"):
+        resolve_datasets_dir()
+    (tmp_path / "shared" / "datasets").mkdir(parents=True)
+    assert resolve_datasets_dir() == tmp_path / "shared" / "datasets"
 
 
 # -- the public datasets ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import redis
 
 from service.app import build_dependencies, create_app
 from service.catalog.load import load_catalog
-from service.jobs.rq_backend import RQDispatcher, queue_name, rq_job_id
+from service.jobs.rq_backend import RQDispatcher, rq_job_id
 from service.jobs.store import RedisJobStore
 from service.settings import load_settings
 from tests.support.catalogs import write_catalog
@@ -26,16 +26,6 @@ from tests.support.openai_upstream import reply_fn
 from tests.support.redis_db import REDIS_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def prefix(redis_prefix):
-    """conftest's prefix (whose keys, RQ's included, it deletes), and RQ's registries forget this test's workers."""
-    value = redis_prefix
-    yield value
-    client = redis.Redis.from_url(REDIS_URL)
-    client.srem("rq:workers", *[m for m in client.smembers("rq:workers") if value.encode() in m] or [b"-"])
-    client.srem("rq:queues", f"rq:queue:{queue_name(value)}")
 
 
 def start_worker(upstream, catalog: Path, prefix: str, name: str) -> subprocess.Popen:
@@ -93,7 +83,8 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
-def test_killed_worker_loses_nothing(upstream, tmp_path, prefix):
+def test_killed_worker_loses_nothing(upstream, tmp_path, rq_prefix):
+    prefix = rq_prefix
     catalog_path = write_catalog(tmp_path / "catalog.jsonl", 60)
     upstream.default(reply_fn(write_copy))
     upstream.set_latency(0.05)
@@ -159,8 +150,9 @@ def test_killed_worker_loses_nothing(upstream, tmp_path, prefix):
             stop(proc)
 
 
-def test_sweeper_gives_up_after_max_generations(prefix):
+def test_sweeper_gives_up_after_max_generations(rq_prefix):
     """A chunk no worker ever finishes ends with failed results, so the job still completes."""
+    prefix = rq_prefix
     from service.jobs.store import JobSpec
 
     connection = redis.Redis.from_url(REDIS_URL)

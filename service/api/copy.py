@@ -37,7 +37,7 @@ ENDPOINTS = [
         "copy",
         CopyJobCreated,
         CopyJobRequest,
-        errors=(400, 401, 403, 404, 413, 415),
+        errors=(400, 401, 403, 404, 413, 415, 503),
         status=202,
         description="Runs on `shopguide worker` processes when REDIS_URL is set, else on threads of this process.",
     ),
@@ -47,7 +47,7 @@ ENDPOINTS = [
         "Progress of a copy job",
         "copy",
         CopyJobStatus,
-        errors=(401, 403, 404),
+        errors=(401, 403, 404, 503),
         parameters=(_JOB_ID,),
     ),
     Endpoint(
@@ -56,7 +56,7 @@ ENDPOINTS = [
         "The copy job's results so far, one per product: JSON lines, or CSV with ?format=csv",
         "copy",
         None,
-        errors=(400, 401, 403, 404),
+        errors=(400, 401, 403, 404, 503),
         response_media="application/x-ndjson",
         parameters=(_JOB_ID, ("format", "query", "jsonl (default) or csv (one row per variant)")),
         description="Streams the results finished so far in the job's product order; the header "

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
 from service.cache.singleflight import SingleFlight
 from service.cache.store import AnswerCache, MemoryCache, RedisCache, redis_client
 from service.catalog.load import Catalog
-from service.copywriting.compliance import extra_terms_from_env
-from service.errors import ConfigError
+from service.copywriting.compliance import primary_language
 from service.ops.metrics import Metrics
 from service.pipeline.copy import CopyPipeline
 from service.prompt.render import PromptRenderer
@@ -17,25 +13,18 @@ from service.provider.chain import ProviderChain
 from service.settings import Settings
 
 
-def copy_extra_terms(environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
-    """``SHOPGUIDE_COPY_EXTRA_BANNED[_<LANG>]`` from the environment.
+def copy_extra_terms(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """``SHOPGUIDE_COPY_EXTRA_BANNED[_<LANG>]`` as the copy checks take them: ``{"*": every language, "zh": ...}``
+    (``_ZH`` and ``_ZH_CN`` both add to ``zh``)."""
+    out: dict[str, tuple[str, ...]] = {"*": settings.copy_extra_banned} if settings.copy_extra_banned else {}
+    for tag, terms in sorted(settings.copy_extra_banned_languages.items()):
+        if terms:
+            key = primary_language(tag)
+            out[key] = out.get(key, ()) + terms
+    return out
 
-    :raises ConfigError: naming the variable whose value is not a term list.
-    """
-    try:
-        return extra_terms_from_env(os.environ if environ is None else environ)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
 
-
-def bulk_pipeline(
-    settings: Settings,
-    catalog: Catalog,
-    chain: ProviderChain,
-    metrics: Metrics,
-    *,
-    environ: Mapping[str, str] | None = None,
-) -> CopyPipeline:
+def bulk_pipeline(settings: Settings, catalog: Catalog, chain: ProviderChain, metrics: Metrics) -> CopyPipeline:
     """A copy pipeline sharing the API's answer cache (Redis when ``REDIS_URL`` is set), with the given chain."""
     client = redis_client(settings.redis_url) if settings.redis_url else None
     cache: AnswerCache = (
@@ -51,5 +40,5 @@ def bulk_pipeline(
         flights=SingleFlight(None),
         chain=chain,
         metrics=metrics,
-        extra_terms=copy_extra_terms(environ),
+        extra_terms=copy_extra_terms(settings),
     )

@@ -27,8 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.datasets_dir is None:
+        args.datasets_dir = settings.datasets_dir
     stats = PipelineStats()
-    status = main_eval(args, retrieval_factories(load_settings(), stats), DEFAULT)
+    status = main_eval(args, retrieval_factories(settings, stats), DEFAULT)
     if stats.answered:
         print(stats.summary(), file=sys.stderr)
     return status

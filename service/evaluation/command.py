@@ -10,7 +10,7 @@ from pathlib import Path
 
 from service.errors import ConfigError, ShopguideError
 from service.evaluation.baselines import baseline_factories
-from service.evaluation.datasets import DATASETS_ENV, load_dataset
+from service.evaluation.datasets import load_dataset
 from service.evaluation.runner import SPLITS, VIEWS, RetrieverFactory, Split, View, evaluate
 
 
@@ -33,7 +33,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser, retrieval_names: Sequenc
     parser.add_argument(
         "--datasets-dir",
         type=Path,
-        help=f"where the public datasets lie (default: ${DATASETS_ENV}, else ../shared/datasets)",
+        help="where the public datasets lie (default: $SHOPGUIDE_DATASETS_DIR, else ../shared/datasets)",
     )
     parser.add_argument(
         "--retrieval",

@@ -60,7 +60,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -76,7 +75,6 @@ from service.catalog.product import Product
 from service.errors import CatalogError, ConfigError
 from service.settings import REPO_ROOT
 
-DATASETS_ENV = "SHOPGUIDE_DATASETS_DIR"
 CROWDFLOWER = "crowdflower"
 HOMEDEPOT = "homedepot"
 _DATASET_FILES = {
@@ -138,7 +136,8 @@ class EvalDataset:
 
 
 def resolve_datasets_dir(explicit: str | Path | None = None) -> Path:
-    """The datasets directory: ``explicit``, else ``$SHOPGUIDE_DATASETS_DIR``, else the nearest ``shared/datasets``.
+    """The datasets directory: ``explicit`` (``--datasets-dir``, else the setting ``SHOPGUIDE_DATASETS_DIR``),
+    else the nearest ``shared/datasets``.
 
     The default is ``../shared/datasets`` relative to the repository root; for a
     git worktree nested deeper (``wt/<name>``) the nearest ancestor holding
@@ -146,18 +145,18 @@ def resolve_datasets_dir(explicit: str | Path | None = None) -> Path:
 
     :raises ConfigError: if the directory does not exist.
     """
-    if explicit is not None or os.environ.get(DATASETS_ENV, "").strip():
-        where = Path(explicit if explicit is not None else os.environ[DATASETS_ENV].strip()).expanduser()
+    if explicit is not None:
+        where = Path(explicit).expanduser()
         if not where.is_dir():
-            source = "--datasets-dir" if explicit is not None else DATASETS_ENV
-            raise ConfigError(f"{source}: datasets directory not found: {where}")
+            raise ConfigError(f"--datasets-dir: datasets directory not found: {where}")
         return where
     for ancestor in REPO_ROOT.parents:
         candidate = ancestor / "shared" / "datasets"
         if candidate.is_dir():
             return candidate
     raise ConfigError(
-        f"no datasets directory: set {DATASETS_ENV} or --datasets-dir (looked for shared/datasets above {REPO_ROOT})"
+        "no datasets directory: set SHOPGUIDE_DATASETS_DIR or --datasets-dir "
+        f"(looked for shared/datasets above {REPO_ROOT})"
     )
 
 

@@ -15,14 +15,17 @@ from service.pipeline.copy import CopyPipeline
 from service.settings import Settings
 
 
-def build_copy_jobs(settings: Settings, pipeline: CopyPipeline) -> CopyJobs:
-    """The job service the API uses; with Redis, ``shopguide worker`` processes run the chunks."""
+def build_copy_jobs(settings: Settings, pipeline: CopyPipeline, client: redis.Redis | None) -> CopyJobs:
+    """The job service the API uses; with Redis, ``shopguide worker`` processes run the chunks.
+
+    ``client`` is the app's one Redis client (:func:`service.cache.store.redis_client`, fail-fast
+    timeouts), None without ``REDIS_URL``: a job request never stalls on a Redis that hangs.
+    """
     store: JobStore
     dispatcher: Dispatcher
-    if settings.redis_url:
-        connection = redis.Redis.from_url(settings.redis_url)
-        redis_store = RedisJobStore(connection, settings.cache_prefix)
-        store, dispatcher = redis_store, RQDispatcher(connection, redis_store)
+    if client is not None:
+        redis_store = RedisJobStore(client, settings.cache_prefix)
+        store, dispatcher = redis_store, RQDispatcher(client, redis_store)
     else:
         store = MemoryJobStore()
         limiter = AdaptiveLimiter(settings.copy_concurrency)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -9,8 +10,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Protocol
 
+import redis
+
 from service.catalog.load import Catalog
-from service.errors import NotFound
+from service.errors import NotFound, ServiceUnavailable
 from service.jobs.store import Backend, JobSpec, JobStore
 from service.respond.copy import CopyJobStatus, JobState
 from service.validate.copy import CopyJobRequest
@@ -18,6 +21,16 @@ from service.validate.copy import CopyJobRequest
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 1.0  # a status poll sweeps its job at most this often (per process)
+
+
+@contextlib.contextmanager
+def _redis_answers() -> Iterator[None]:
+    """A Redis that is down or hangs (the client times out fast) is a 503 to retry, not a 500."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        log.warning("copy jobs: Redis failed: %s", type(exc).__name__)
+        raise ServiceUnavailable("copy jobs are unavailable: Redis did not answer; retry later") from None
 
 
 class Dispatcher(Protocol):
@@ -64,12 +77,14 @@ class CopyJobs:
             catalog_version=self._catalog.version,
             backend=self._dispatcher.backend,
         )
-        self._store.create(spec, ids)
-        self._dispatcher.submit(spec)
+        with _redis_answers():
+            self._store.create(spec, ids)
+            self._dispatcher.submit(spec)
         return spec
 
     def _spec(self, job_id: str) -> JobSpec:
-        spec = self._store.spec(job_id) if job_id.isalnum() else None
+        with _redis_answers():
+            spec = self._store.spec(job_id) if job_id.isalnum() else None
         if spec is None:
             hint = (
                 " (without REDIS_URL a job lives in the server process that created it: set REDIS_URL, or serve "
@@ -86,7 +101,8 @@ class CopyJobs:
         :raises NotFound: unknown or expired job.
         """
         spec = self._spec(job_id)
-        progress = self._store.progress(job_id)
+        with _redis_answers():
+            progress = self._store.progress(job_id)
         if progress.done < spec.total and self._due(job_id):
             try:
                 self._dispatcher.sweep(job_id)

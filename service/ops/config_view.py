@@ -117,6 +117,8 @@ def _bounds(info: FieldInfo) -> str:
 
 def type_text(info: FieldInfo) -> str:
     """A short human type for the table: ``int 1–200``, ``json | text``, ``secret``."""
+    if "doc_type" in _extra(info):
+        return str(_extra(info)["doc_type"])
     annotation = info.annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) in (Union, types.UnionType) and len(args) == 1:
