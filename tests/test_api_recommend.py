@@ -7,7 +7,9 @@ import pytest
 from service.retrieve.filters import passes
 from service.validate.recommend import Filters
 from tests.support.openai_upstream import delay, drop, hang, malformed, refused_base_url, reply, reply_fn, status
+from tests.support import small_shop
 from tests.support.picks import pick_first_k, prompt_candidates
+from tests.support.scripted_provider import ScriptedProvider
 
 QUERY = {"query": "warm down jacket for winter", "k": 3}
 
@@ -315,3 +317,23 @@ def test_a_looping_model_reason_and_summary_are_replaced_with_facts(make_app, up
     for item in body["items"]:
         assert item["id"] not in item["reason"] and "羽绒" in item["reason"] + item["title"]
     assert "SG-" not in body["summary"] and any("\u4e00" <= ch <= "\u9fff" for ch in body["summary"])
+
+
+# -- provenance headers ---------------------------------------------------------------------------
+def test_provenance_headers() -> None:
+    client = small_shop.app(small_shop.settings(), ScriptedProvider()).test_client()
+    first = client.post("/v1/recommend", json={"query": "gaming laptop"}, headers={"X-Request-ID": "shop-abc.123"})
+    assert first.headers["X-Request-ID"] == "shop-abc.123" == first.json["request_id"]
+    assert first.headers["X-Shopguide-Provider"] == "fake"
+    assert first.headers["X-Shopguide-Cache"] == "miss"
+    assert first.headers["X-Shopguide-Prompt-Version"] == first.json["prompt_version"]
+    second = client.post("/v1/recommend", json={"query": "gaming laptop"}, headers={"X-Request-ID": "bad id <x>"})
+    assert second.headers["X-Shopguide-Cache"] == "hit"
+    assert second.headers["X-Request-ID"] != "bad id <x>" and len(second.headers["X-Request-ID"]) == 32
+
+
+def test_degraded_answer_headers() -> None:
+    client = small_shop.app(small_shop.settings(), ScriptedProvider(failures=3)).test_client()
+    response = client.post("/v1/recommend", json={"query": "gaming laptop"})
+    assert response.json["degraded"] is True
+    assert response.headers["X-Shopguide-Provider"] == "none" and response.headers["X-Shopguide-Cache"] == "miss"

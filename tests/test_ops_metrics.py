@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from service.ops.cost import PriceTable
 from service.ops.metrics import Metrics
 from service.provider.chain import ProviderChain
 from service.provider.openai_compat import OpenAIProvider
@@ -53,16 +52,6 @@ def test_prices_from_settings() -> None:
     client = small_shop.app(settings, ScriptedProvider(tokens=(100, 20))).test_client()
     client.post("/v1/recommend", json=BODY)
     assert sample(scrape(client), "shopguide_llm_cost_usd_total", model="house-model") == pytest.approx(0.14)
-
-
-def test_price_table_prefixes() -> None:
-    prices = PriceTable({"house": (1.0, 1.0)})
-    assert prices.price("gpt-4o-mini-2024-07-18") == (0.15, 0.60)
-    assert prices.price("gpt-4o-2024-08-06") == (2.50, 10.00)
-    assert prices.price("openai/gpt-4.1-mini") == (0.40, 1.60)
-    assert prices.price("house") == (1.0, 1.0)
-    assert prices.price("SmolLM2-135M-Instruct") is None
-    assert prices.cost("unknown", 1000, 1000) is None
 
 
 def test_retry_through_the_real_openai_provider(upstream: OpenAIUpstream) -> None:

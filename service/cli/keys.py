@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from service.ops.auth import new_key
 from service.settings import SCOPES
@@ -26,7 +27,7 @@ def run_new(args: argparse.Namespace) -> int:
         key, entry = new_key(args.name, scopes)
         parse_api_keys(entry.entry())  # the same checks the service applies at start-up
     except ValueError as exc:
-        print(f"shopguide: {exc}")
+        print(f"shopguide: {exc}", file=sys.stderr)
         return 2
     print(f"key:   {key}")
     print(f"entry: {entry.entry()}")
