@@ -98,6 +98,15 @@ BAD_VALUES = {
 VARIABLE = {"copy_extra_banned_languages": "SHOPGUIDE_COPY_EXTRA_BANNED_ZH"}
 
 
+def refused(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
+    """The ConfigError message start-up gives for these variables."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    return str(caught.value)
+
+
 def test_every_field_has_a_bad_value() -> None:
     assert set(BAD_VALUES) == set(Settings.model_fields)
 
@@ -105,10 +114,7 @@ def test_every_field_has_a_bad_value() -> None:
 @pytest.mark.parametrize("field", sorted(Settings.model_fields))
 def test_a_bad_value_stops_start_up_naming_the_variable(field: str, monkeypatch: pytest.MonkeyPatch) -> None:
     variable = VARIABLE.get(field, env_name(field))
-    monkeypatch.setenv(variable, BAD_VALUES[field])
-    with pytest.raises(ConfigError) as caught:
-        load_settings()
-    message = str(caught.value)
+    message = refused(monkeypatch, **{variable: BAD_VALUES[field]})
     assert variable in message
     if field in ("openai_api_key", "user_id_salt"):
         assert BAD_VALUES[field] not in message  # a secret is never echoed
@@ -206,11 +212,11 @@ def test_bad_urls_say_why(field: str, value: str, message: str) -> None:
 
 
 def test_a_nested_problem_names_the_variable_and_where(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHOPGUIDE_EXTRA_PROVIDERS", '{"vllm": {"base_url": "ftp://x", "model": "m"}}')
-    monkeypatch.setenv("SHOPGUIDE_MODEL_PRICES", '{"house": [1, -2]}')
-    with pytest.raises(ConfigError) as caught:
-        load_settings()
-    message = str(caught.value)
+    message = refused(
+        monkeypatch,
+        SHOPGUIDE_EXTRA_PROVIDERS='{"vllm": {"base_url": "ftp://x", "model": "m"}}',
+        SHOPGUIDE_MODEL_PRICES='{"house": [1, -2]}',
+    )
     assert "SHOPGUIDE_EXTRA_PROVIDERS (vllm.base_url): must be an http:// or https:// URL" in message
     assert "SHOPGUIDE_MODEL_PRICES (house.1): Input should be greater than or equal to 0" in message
 
@@ -242,12 +248,12 @@ def test_extra_banned_terms_come_from_the_variable_family(monkeypatch: pytest.Mo
 
 
 def test_extra_banned_terms_name_the_bad_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHOPGUIDE_COPY_EXTRA_BANNED_EN", '["fine"]')
-    monkeypatch.setenv("SHOPGUIDE_COPY_EXTRA_BANNED_ZH", '["ok", 3]')
-    monkeypatch.setenv("SHOPGUIDE_COPY_EXTRA_BANNED_Z9!", "x")
-    with pytest.raises(ConfigError) as caught:
-        load_settings()
-    message = str(caught.value)
+    message = refused(
+        monkeypatch,
+        SHOPGUIDE_COPY_EXTRA_BANNED_EN='["fine"]',
+        SHOPGUIDE_COPY_EXTRA_BANNED_ZH='["ok", 3]',
+        **{"SHOPGUIDE_COPY_EXTRA_BANNED_Z9!": "x"},
+    )
     assert "SHOPGUIDE_COPY_EXTRA_BANNED_ZH: not a JSON array of strings" in message
     assert "SHOPGUIDE_COPY_EXTRA_BANNED_Z9!: not a language tag" in message
     assert "SHOPGUIDE_COPY_EXTRA_BANNED_EN" not in message

@@ -289,13 +289,14 @@ def test_fail_then_succeed_without_success_falls_to_default(upstream):
 
 
 def test_reset_clears_script_records_default_and_latency(upstream):
-    upstream.script(status(500)).default(reply("x")).set_latency(0.3)
+    upstream.script(status(500)).default(reply("x")).set_latency(2.0).set_stream(ttft_s=2.0)
     httpx.get(f"{upstream.base_url}/models")
     upstream.reset()
     assert (upstream.pending, upstream.requests, upstream.calls) == (0, [], 0)
     t0 = time.monotonic()
     assert ask(client(upstream.base_url)).choices[0].message.content == "{}"
-    assert time.monotonic() - t0 < 0.2
+    assert content_of(ask(client(upstream.base_url), stream=True)) == "{}"
+    assert time.monotonic() - t0 < 1.5  # neither the 2 s latency nor the 2 s time to first token is left
 
 
 # ------------------------------------------------------------------ recording and routes

@@ -258,6 +258,14 @@ class _Exchange:
         self._release.wait()
         self.drop()
 
+    def answer_with(self, step: Step | None) -> None:
+        """Serve ``step``, or (None) the server's default step; drop the connection when there is neither."""
+        step = step or self.default
+        if step is None:
+            self.drop()
+        else:
+            step.serve(self)
+
     @property
     def released(self) -> bool:
         """Whether ``reset()``/``stop()`` has let go of this request."""
@@ -451,11 +459,7 @@ class Delay(Step):
         if ex.wait(self.seconds):
             ex.drop()
             return
-        step = self.then or ex.default
-        if step is None:
-            ex.drop()
-        else:
-            step.serve(ex)
+        ex.answer_with(self.then)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -473,11 +477,7 @@ class Held(Step):
             if ex.released:
                 ex.drop()
                 return
-        step = self.then or ex.default
-        if step is None:
-            ex.drop()
-        else:
-            step.serve(ex)
+        ex.answer_with(self.then)
 
 
 @dataclass(frozen=True, kw_only=True)
