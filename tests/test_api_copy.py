@@ -6,38 +6,47 @@ import time
 
 import pytest
 
+from service.app import build_dependencies, create_app
 from service.catalog.load import Catalog
+from service.retrieve.factory import build_retriever
 from service.settings import load_settings
+from tests.support.copy_products import JACKET_ZH, POWER_BANK
 from tests.support.copywriter import write_copy
 from tests.support.openai_upstream import reply_fn
-from tests.support.copy_products import JACKET_ZH, POWER_BANK
-
-from service.app import build_dependencies, create_app
 
 
-def make_client(upstream, **overrides):
+CATALOG = Catalog.of([POWER_BANK, JACKET_ZH])
+
+
+@pytest.fixture(scope="module")
+def retriever(index_dir):
+    """One index for the module: each new one loads jieba's dictionary again (1-4 s)."""
+    return build_retriever(CATALOG, load_settings(index_dir=index_dir))
+
+
+def make_client(upstream, retriever, **overrides):
     upstream.default(reply_fn(write_copy))
     settings = load_settings(**{
         "openai_base_url": upstream.base_url, "openai_api_key": "sk-test", "providers": "openai", "redis_url": "",
         "copy_job_chunk_size": 2, **overrides,
     })
-    deps = build_dependencies(settings, catalog=Catalog.of([POWER_BANK, JACKET_ZH]))
+    deps = build_dependencies(settings, catalog=CATALOG, retriever=retriever)
     app = create_app(settings, deps=deps)
     app.testing = True
     return app.test_client(), deps
 
 
 @pytest.fixture
-def client(upstream):
-    test_client, deps = make_client(upstream)
+def client(upstream, retriever):
+    test_client, deps = make_client(upstream, retriever)
     yield test_client
     deps.copy_jobs.close()
 
 
-def test_extra_banned_terms_from_the_settings_reach_the_copy_checks(upstream, monkeypatch):
+def test_extra_banned_terms_from_the_settings_reach_the_copy_checks(upstream, retriever, monkeypatch):
     monkeypatch.setenv("SHOPGUIDE_COPY_EXTRA_BANNED_EN", "slim")  # in the power bank's title and description
     monkeypatch.setenv("SHOPGUIDE_COPY_EXTRA_BANNED", "鹅绒")  # every language: in the jacket's copy
-    test_client, deps = make_client(upstream)
+    test_client, deps = make_client(upstream, retriever)
     try:
         english = test_client.post("/v1/copy", json={"product_id": "PB-1", "variants": 1}).json
         assert english["variants"] == [] and english["dropped_variants"][0]["reasons"] == ["compliance: slim"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from service.cli import main
 from tests.support.catalogs import write_catalog
 from tests.support.copywriter import prompt_product, write_copy
 from tests.support.openai_upstream import reply_fn, status
@@ -149,20 +150,19 @@ def test_csv_output_ids_and_options(upstream, tmp_path):
     assert "search_ad" in sent["messages"][0]["content"] and "cheap" in sent["messages"][1]["content"]
 
 
-def test_bad_arguments_exit_2(upstream, tmp_path):
+def test_bad_arguments_exit_2(upstream, tmp_path, monkeypatch, capsys):
+    """In process (the checks come before any work): the exit status and a message naming the option."""
+    for name, value in cli_env(upstream).items():
+        monkeypatch.setenv(name, value)
     catalog = write_catalog(tmp_path / "catalog.jsonl", 3)
-    env = cli_env(upstream)
-    unknown = subprocess.run(
-        copy_cmd("--catalog", str(catalog), "--out", str(tmp_path / "o.jsonl"), "--ids", "BULK-00001,nope"),
-        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
-    )
-    assert unknown.returncode == 2 and "nope" in unknown.stderr
-    variants = subprocess.run(
-        copy_cmd("--catalog", str(catalog), "--out", str(tmp_path / "o.jsonl"), "--variants", "9"),
-        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
-    )
-    assert variants.returncode == 2 and "variants" in variants.stderr
-    assert upstream.calls == 0
+    args = ["copy", "--quiet", "--catalog", str(catalog), "--out", str(tmp_path / "o.jsonl")]
+    assert main([*args, "--ids", "BULK-00001,nope"]) == 2
+    assert "--ids: not in the catalog: nope" in capsys.readouterr().err
+    assert main([*args, "--variants", "9"]) == 2
+    assert "variants" in capsys.readouterr().err
+    assert main([*args, "--concurrency", "0"]) == 2
+    assert "--concurrency must be at least 1" in capsys.readouterr().err
+    assert upstream.calls == 0 and not (tmp_path / "o.jsonl").exists()
 
 
 def _children_of(pid: int) -> list[int]:

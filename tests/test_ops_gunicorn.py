@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from service.cli import main
 from service.ops.gunicorn import freeze_startup_objects, gunicorn_options
 from tests.support.openai_upstream import OpenAIUpstream, held, reply_fn
 from tests.support.picks import pick_first_k
@@ -141,7 +142,7 @@ def test_shopguide_serve_graceful_shutdown_and_temporary_metrics_dir(tmp_path: P
         "from service.cli.serve import serve; from service.settings import load_settings; "
         "from tests.support.small_shop import create_test_app_from; serve(load_settings(), create_test_app_from)"
     )
-    env = server_env(upstream, port, TMPDIR=str(tmp_path))
+    env = server_env(upstream, port, TMPDIR=str(tmp_path), SHOPGUIDE_WORKERS="1")  # the conf test runs two
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -157,11 +158,27 @@ def test_shopguide_serve_graceful_shutdown_and_temporary_metrics_dir(tmp_path: P
     assert glob.glob(str(tmp_path / "shopguide-metrics-*")) == []  # removed by the master on exit
 
 
-def test_serve_refuses_bad_configuration_before_forking() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPGUIDE_")}
-    done = subprocess.run([sys.executable, "-m", "service", "serve"], cwd=REPO, capture_output=True, text=True,
-                          env={**env, "SHOPGUIDE_WORKERS": "zero"}, timeout=60)
-    assert done.returncode == 2 and "SHOPGUIDE_WORKERS" in done.stderr
+@pytest.fixture
+def no_serving(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """``shopguide serve`` in process, with gunicorn replaced by a recorder: what it would have served."""
+    import service.cli.serve as serve_command
+
+    served: list[Any] = []
+    monkeypatch.setattr(serve_command, "serve", lambda settings, app_factory=None: served.append(settings))
+    for name in [n for n in os.environ if n.startswith("SHOPGUIDE_")]:
+        monkeypatch.delenv(name)
+    return served
+
+
+def test_serve_refuses_bad_configuration_before_forking(
+    no_serving: list[Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHOPGUIDE_WORKERS", "zero")
+    assert main(["serve"]) == 2
+    assert "SHOPGUIDE_WORKERS" in capsys.readouterr().err and no_serving == []
+    monkeypatch.delenv("SHOPGUIDE_WORKERS")
+    assert main(["serve", "--port", str(free_port()), "--workers", "3"]) == 0  # the same path, served
+    assert no_serving[0].workers == 3
 
 
 @pytest.mark.parametrize(
@@ -191,7 +208,7 @@ def test_startup_objects_are_frozen_out_of_the_collectors_sight() -> None:
         gc.unfreeze()
 
 
-def test_serve_refuses_a_port_another_server_listens_on() -> None:
+def test_serve_refuses_a_port_another_server_listens_on(no_serving: list[Any], capsys: pytest.CaptureFixture[str]) -> None:
     from service.ops.gunicorn import ensure_port_free
 
     with socket.socket() as taken:
@@ -201,10 +218,8 @@ def test_serve_refuses_a_port_another_server_listens_on() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
             ensure_port_free(f"127.0.0.1:{port}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPGUIDE_")}
-        done = subprocess.run([sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=REPO,
-                              capture_output=True, text=True, env=env, timeout=60)
-        assert done.returncode == 1 and "is another server running?" in done.stderr
+        assert main(["serve", "--port", str(port)]) == 1
+        assert "is another server running?" in capsys.readouterr().err and no_serving == []
     ensure_port_free(f"127.0.0.1:{port}")  # free again
     ensure_port_free("unix:/tmp/shopguide.sock")
 
