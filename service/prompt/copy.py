@@ -53,8 +53,7 @@ class CopyPrompts:
             deadline=deadline,
             temperature=self._settings.temperature,
             max_tokens=self.max_tokens(count, limits, language),
-            endpoint=ENDPOINT,
-            model=self._settings.model_for(ENDPOINT),
+            endpoint=ENDPOINT,  # the provider picks its model for the endpoint (SHOPGUIDE_*_MODEL)
         )
 
     def reask(self, problem: str, count: int, language: str) -> str:

@@ -57,8 +57,7 @@ class RecommendPrompts:
             deadline=deadline,
             temperature=self._settings.temperature,
             max_tokens=self._settings.max_tokens,
-            endpoint=ENDPOINT,
-            model=self._settings.model_for(ENDPOINT),
+            endpoint=ENDPOINT,  # the provider picks its model for the endpoint (SHOPGUIDE_*_MODEL)
             compact=(
                 functools.partial(self._compact, request, filters, understood, language, candidates)
                 if self.compact_version

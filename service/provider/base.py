@@ -36,7 +36,7 @@ class ChatRequest:
     max_tokens: int = 800
     grammar_schema: dict[str, Any] | None = None
     endpoint: str = "recommend"
-    model: str | None = None  # per-endpoint model override for hosted providers
+    model: str | None = None  # a model for this call only; else each provider's own for the endpoint
     # Builds a smaller form of this request for small local models (fewer candidates, terser facts and
     # instructions, fewer picks): their prefill and decoding on a CPU cost seconds per hundred tokens.
     compact: Callable[[], ChatRequest] | None = field(default=None, compare=False, repr=False)

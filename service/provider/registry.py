@@ -85,7 +85,7 @@ class ProviderRegistry:
 
 def _compatible(
     name: str, model: str, api_key: SecretStr | None, base_url: str | None, timeout_s: float,
-    response_format: str, settings: Settings, metrics: Metrics,
+    response_format: str, settings: Settings, metrics: Metrics, endpoint_models: dict[str, str] | None = None,
 ) -> Provider:
     """An OpenAI-compatible provider; retries and the max-tokens parameter come from the settings."""
     return OpenAIProvider(
@@ -98,13 +98,16 @@ def _compatible(
         response_format=response_format,
         max_tokens_param=settings.max_tokens_param,
         on_retry=metrics.retry,
+        endpoint_models=endpoint_models,
     )
 
 
 def _openai(settings: Settings, metrics: Metrics) -> Provider:
+    # SHOPGUIDE_RECOMMEND_MODEL / SHOPGUIDE_COPY_MODEL name models of this server, not of the extra ones.
+    overrides = {"recommend": settings.recommend_model, "copy": settings.copy_model}
     return _compatible(
         OPENAI, settings.model, settings.openai_api_key, settings.openai_base_url, settings.timeout_s,
-        settings.response_format, settings, metrics,
+        settings.response_format, settings, metrics, {k: v for k, v in overrides.items() if v},
     )
 
 
