@@ -22,6 +22,7 @@ from tests.support.copy_products import JACKET_ZH, POWER_BANK
 from tests.support.copywriter import write_copy
 from tests.support.openai_upstream import malformed, reply, reply_fn, status
 
+
 def variant(headline="VoltGo Slim Power Bank", body="Slim 5000mAh power bank with USB-C.", bullets=None, cta="Shop now"):
     return {"headline": headline, "body": body, "bullets": bullets or ["USB-C", "20W fast charging", "120g"], "cta": cta}
 

@@ -21,7 +21,7 @@ from typing import Any
 from service.bulk.limiter import AdaptiveLimiter
 from service.errors import ProviderError, ProviderUnavailable, RateLimited
 from service.ops.metrics import Metrics
-from service.provider.base import ChatRequest, Completion, Provider, PromptStyle, prompt_style
+from service.provider.base import ChatRequest, Completion, PromptStyle, Provider, prompt_style
 from service.provider.chain import ProviderChain
 from service.provider.registry import build_chain
 from service.provider.retry import RetryPolicy

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from service.cache.keys import answer_key, normalize_text
@@ -62,6 +63,29 @@ def product_hash(product: Product) -> str:
 
 def _no_variants(output: CopyOutput) -> str | None:
     return None if output.variants else "variants: the list is empty"
+
+
+@dataclass(frozen=True)
+class _Brief:
+    """What one product's copy is written and checked against."""
+
+    product: Product
+    options: CopyOptions
+    language: str
+    limits: ChannelLimits
+    rules: ComplianceRules
+
+    @functools.cached_property
+    def facts(self) -> ProductFacts:
+        """The product's facts for the grounding check (built on first use: a cache hit needs none)."""
+        return product_facts(self.product)
+
+    def check(self, variant: CopyVariant) -> CopyChecks:
+        options = self.options
+        return check_variant(
+            variant, self.facts, limits=self.limits, keywords=options.keywords, banned_words=options.banned_words,
+            compliance=self.rules,
+        )
 
 
 class CopyPipeline:
@@ -155,8 +179,8 @@ class CopyPipeline:
         deadline = started + self._settings.deadline_s
         language = copy_language(options, product)
         key = self._key(product, options, language)
-        compute = functools.partial(self._answer, product, options, language, options.limits(), deadline, allow)
-        answer = self._flow.run(key, compute, deadline, trace)
+        brief = _Brief(product, options, language, options.limits(), self.rules(language))
+        answer = self._flow.run(key, functools.partial(self._answer, brief, deadline, allow), deadline, trace)
         if answer.payload["degraded"] and not allow:  # a degraded answer computed for another caller
             raise ServiceUnavailable("no provider could write the copy")
         return self._respond(answer, request_id, started)
@@ -194,31 +218,14 @@ class CopyPipeline:
         }
         return answer_key(self._settings.cache_prefix, ENDPOINT, parts)
 
-    def _check(
-        self, variant: CopyVariant, facts: ProductFacts, options: CopyOptions, limits: ChannelLimits, rules: ComplianceRules
-    ) -> CopyChecks:
-        return check_variant(
-            variant, facts, limits=limits, keywords=options.keywords, banned_words=options.banned_words, compliance=rules
-        )
-
-    def _answer(
-        self,
-        product: Product,
-        options: CopyOptions,
-        language: str,
-        limits: ChannelLimits,
-        deadline: float,
-        allow_degraded: bool,
-    ) -> Outcome:
+    def _answer(self, brief: _Brief, deadline: float, allow_degraded: bool) -> Outcome:
         started = time.monotonic()
-        facts = product_facts(product)
-        rules = self.rules(language)
         if not self._chain.providers:
             if not allow_degraded:
                 raise ServiceUnavailable("no provider is configured to write copy")
-            return self._degraded(product, options, language, limits, facts, rules, started, [], Usage())
-        count = options.variants
-        chat = self._prompts.chat(product, options, language, limits, deadline)
+            return self._degraded(brief, started, [], Usage())
+        count, language = brief.options.variants, brief.language
+        chat = self._prompts.chat(brief.product, brief.options, language, brief.limits, deadline)
         usage = Usage()
         try:
             asked = self._asker.structured(
@@ -232,38 +239,32 @@ class CopyPipeline:
         except AllProvidersFailed as exc:
             if not allow_degraded:
                 raise ServiceUnavailable(str(exc), deadline_exceeded=exc.deadline_exceeded) from exc
-            failed = [f"{name}:{err.kind}" for name, err in exc.failures]
-            return self._degraded(product, options, language, limits, facts, rules, started, failed, usage)
+            return self._degraded(brief, started, [f"{name}:{err.kind}" for name, err in exc.failures], usage)
         if asked.value is None:
             if not allow_degraded:
                 raise ServiceUnavailable(f"the model did not write valid copy ({', '.join(asked.failed)})")
-            return self._degraded(product, options, language, limits, facts, rules, started, asked.failed, usage)
+            return self._degraded(brief, started, asked.failed, usage)
 
         variants = list(asked.value.variants[:count])
-        drafts = Drafts(variants, [self._check(v, facts, options, limits, rules) for v in variants])
-        failing = drafts.failing()
-        missing = count - len(variants)
+        drafts = Drafts(variants, [brief.check(v) for v in variants])
+        failing, missing = drafts.failing(), count - len(variants)
         if failing or missing > 0:
-            self._regenerate(drafts, asked.completion, chat, failing, missing, facts, options, limits, language, rules, usage)
+            self._regenerate(brief, drafts, asked.completion, chat, failing, missing, usage)
         completion = asked.completion
         payload = self._payload(
-            product, options, language, limits, drafts,
-            provider=completion.provider, model=completion.model, degraded=False, fallback_from=asked.failed, usage=usage,
+            brief, drafts, provider=completion.provider, model=completion.model, degraded=False,
+            fallback_from=asked.failed, usage=usage,
         )
         return Outcome(payload, (time.monotonic() - started) * 1000, cacheable=bool(payload["variants"]), usage=usage)
 
     def _regenerate(
         self,
+        brief: _Brief,
         drafts: Drafts,
         written: Completion,
         chat: ChatRequest,
         failing: list[int],
         missing: int,
-        facts: ProductFacts,
-        options: CopyOptions,
-        limits: ChannelLimits,
-        language: str,
-        rules: ComplianceRules,
         usage: Usage,
     ) -> None:
         """One more call for replacements of the failing (and missing) variants; in place.
@@ -273,9 +274,9 @@ class CopyPipeline:
         first_missing = len(drafts.variants)
         problems = [{"index": i + 1, "problems": problem_lines(drafts.checks[i])} for i in failing]
         problems += [{"index": first_missing + j + 1, "problems": ["was not written"]} for j in range(missing)]
-        message = self._prompts.regenerate(problems, language)
+        message = self._prompts.regenerate(problems, brief.language)
         base = chat.follow_up(written.text, message, previous_chars=PREVIOUS_REPLY_CHARS)
-        retry = self._prompts.sized(base.messages, len(problems), limits, language, chat.deadline)
+        retry = self._prompts.sized(base.messages, len(problems), brief.limits, brief.language, chat.deadline)
         self._metrics.invalid_output.labels("regenerate").inc()
         try:
             completion = self._asker.complete(retry, usage)
@@ -288,39 +289,24 @@ class CopyPipeline:
             return
         targets = failing + list(range(first_missing, first_missing + missing))
         for index, variant in zip(targets, replacements, strict=False):
-            drafts.offer(index, variant, self._check(variant, facts, options, limits, rules), strict=options.strict)
+            drafts.offer(index, variant, brief.check(variant), strict=brief.options.strict)
 
-    def _degraded(
-        self,
-        product: Product,
-        options: CopyOptions,
-        language: str,
-        limits: ChannelLimits,
-        facts: ProductFacts,
-        rules: ComplianceRules,
-        started: float,
-        failed: list[str],
-        spent: Usage,
-    ) -> Outcome:
+    def _degraded(self, brief: _Brief, started: float, failed: list[str], spent: Usage) -> Outcome:
         """Plain copy from the product's own data; never cached, so a recovered model answers next time.
 
         The answer reports no calls (its copy is not a model's); ``spent`` still reaches the access log.
         """
         self._metrics.degraded.labels(ENDPOINT).inc()
-        variant = fallback_variant(product, limits, language)
-        drafts = Drafts([variant], [self._check(variant, facts, options, limits, rules)])
+        variant = fallback_variant(brief.product, brief.limits, brief.language)
+        drafts = Drafts([variant], [brief.check(variant)])
         payload = self._payload(
-            product, options, language, limits, drafts,
-            provider=None, model=None, degraded=True, fallback_from=failed, usage=Usage(),
+            brief, drafts, provider=None, model=None, degraded=True, fallback_from=failed, usage=Usage()
         )
         return Outcome(payload, (time.monotonic() - started) * 1000, cacheable=False, usage=spent)
 
     def _payload(
         self,
-        product: Product,
-        options: CopyOptions,
-        language: str,
-        limits: ChannelLimits,
+        brief: _Brief,
         drafts: Drafts,
         *,
         provider: str | None,
@@ -329,15 +315,15 @@ class CopyPipeline:
         fallback_from: list[str],
         usage: Usage,
     ) -> dict[str, Any]:
-        verdict = drafts.verdict(strict=options.strict)
+        verdict = drafts.verdict(strict=brief.options.strict)
         answer = CopyAnswer(
-            product_id=product.id,
-            channel=options.channel,
-            language=language,
+            product_id=brief.product.id,
+            channel=brief.options.channel,
+            language=brief.language,
             variants=verdict.kept,
             checks=verdict.checks,
             dropped_variants=verdict.dropped,
-            limits=limits,
+            limits=brief.limits,
             provider=provider,
             model=model,
             degraded=degraded,

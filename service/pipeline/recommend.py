@@ -32,7 +32,7 @@ from service.output.schema import RecommendOutput
 from service.pipeline.ask import Asker, Usage
 from service.pipeline.flow import Answer, Flow, Outcome
 from service.prompt.language import answer_language
-from service.prompt.recommend import ENDPOINT, RecommendPrompts
+from service.prompt.recommend import ENDPOINT, RecommendPrompts, Shortlist
 from service.prompt.render import PromptRenderer
 from service.provider.base import Completion
 from service.provider.chain import AllProvidersFailed, ProviderChain
@@ -109,9 +109,8 @@ class RecommendPipeline:
             answer = Answer(payload, 0.0, cached=False)
             return self._respond(answer, request_id, started, retrieval_ms, understood=found)
 
-        key = self._key(request, filters, language, candidates)
-        compute = functools.partial(self._answer, request, filters, understood, language, candidates, deadline)
-        answer = self._flow.run(key, compute, deadline, trace)
+        shortlist = Shortlist(request, filters, understood, language, candidates)
+        answer = self._flow.run(self._key(shortlist), functools.partial(self._answer, shortlist, deadline), deadline, trace)
         return self._respond(answer, request_id, started, retrieval_ms, understood=found)
 
     # -- steps -----------------------------------------------------------------------------
@@ -133,7 +132,8 @@ class RecommendPipeline:
         )
         return understood, filters, understood.cleaned_query or request.query
 
-    def _key(self, request: RecommendRequest, filters: Filters, language: str, candidates: list[Candidate]) -> str:
+    def _key(self, shortlist: Shortlist) -> str:
+        request = shortlist.request
         user = request.user
         parts = {
             "prompt": [self._prompts.version, self._prompts.compact_version],
@@ -141,58 +141,47 @@ class RecommendPipeline:
             "model": self._settings.model_for(ENDPOINT),
             "params": [self._settings.temperature, self._settings.max_tokens],
             "query": normalize_text(request.query),
-            "filters": filters.model_dump(),
+            "filters": shortlist.filters.model_dump(),
             "k": request.k,
-            "language": language,
+            "language": shortlist.language,
             "profile": normalize_text(user.profile) if user and user.profile else None,
             "recent": list(user.recent_product_ids) if user else [],
-            "candidates": [c.product.id for c in candidates],
+            "candidates": [c.product.id for c in shortlist.candidates],
             "catalog": self._catalog.version,
         }
         return answer_key(self._settings.cache_prefix, ENDPOINT, parts)
 
-    def _answer(
-        self,
-        request: RecommendRequest,
-        filters: Filters,
-        understood: Understood | None,
-        language: str,
-        candidates: list[Candidate],
-        deadline: float,
-    ) -> Outcome:
+    def _answer(self, shortlist: Shortlist, deadline: float) -> Outcome:
         started = time.monotonic()
         if not self._chain.providers:  # configured without any model: retrieval answers, by design
-            return self._degraded(request, filters, language, candidates, started, failed=[], usage=Usage())
-        k = min(request.k, len(candidates))
-        chat = self._prompts.chat(request, filters, understood, language, candidates, deadline)
+            return self._degraded(shortlist, started, failed=[], usage=Usage())
+        k = min(shortlist.request.k, len(shortlist.candidates))
+        language = shortlist.language
         usage = Usage()
         try:
             asked = self._asker.structured(
-                chat, RecommendOutput, usage, reask=lambda problem: self._prompts.reask(problem, k, language)
+                self._prompts.chat(shortlist, deadline),
+                RecommendOutput,
+                usage,
+                reask=lambda problem: self._prompts.reask(problem, k, language),
             )
         except AllProvidersFailed as exc:
             if not self._settings.degraded_answers:
                 raise ServiceUnavailable(str(exc), deadline_exceeded=exc.deadline_exceeded) from exc
             log.warning("all providers failed; answering from retrieval", extra={"error": str(exc)})
             failed = [f"{name}:{err.kind}" for name, err in exc.failures]
-            return self._degraded(request, filters, language, candidates, started, failed=failed, usage=usage)
+            return self._degraded(shortlist, started, failed=failed, usage=usage)
         if asked.value is None:
-            return self._degraded(request, filters, language, candidates, started, failed=asked.failed, usage=usage)
-        payload = self._checked(asked.value, asked.completion, asked.failed, request, filters, language, candidates)
+            return self._degraded(shortlist, started, failed=asked.failed, usage=usage)
+        payload = self._checked(asked.value, asked.completion, asked.failed, shortlist)
         return Outcome(payload, (time.monotonic() - started) * 1000, cacheable=True, usage=usage)
 
     def _checked(
-        self,
-        output: RecommendOutput,
-        completion: Completion,
-        failed: list[str],
-        request: RecommendRequest,
-        filters: Filters,
-        language: str,
-        candidates: list[Candidate],
+        self, output: RecommendOutput, completion: Completion, failed: list[str], shortlist: Shortlist
     ) -> dict[str, Any]:
         """The model's picks held to the contract (real candidates, exactly k), its summary only when usable."""
-        fixed = reconcile(output, candidates, request.k, filters, language)
+        candidates, language = shortlist.candidates, shortlist.language
+        fixed = reconcile(output, candidates, shortlist.request.k, shortlist.filters, language)
         summary = output.summary.strip()
         if not usable(summary, language, {c.product.id for c in candidates}):
             summary = fact_summary(len(fixed.items), language)
@@ -210,23 +199,13 @@ class RecommendPipeline:
             prompt_version=self._prompts.compact_version if completion.prompt_style == "compact" else None,
         )
 
-    def _degraded(
-        self,
-        request: RecommendRequest,
-        filters: Filters,
-        language: str,
-        candidates: list[Candidate],
-        started: float,
-        *,
-        failed: list[str],
-        usage: Usage,
-    ) -> Outcome:
+    def _degraded(self, shortlist: Shortlist, started: float, *, failed: list[str], usage: Usage) -> Outcome:
         """Retrieval order with reasons from product facts; never cached, so a recovered model answers next time."""
         self._metrics.degraded.labels(ENDPOINT).inc()
-        fixed = reconcile(None, candidates, request.k, filters, language)
+        fixed = reconcile(None, shortlist.candidates, shortlist.request.k, shortlist.filters, shortlist.language)
         payload = self._payload(
             [item.model_dump() for item in fixed.items],
-            fact_summary(len(fixed.items), language),
+            fact_summary(len(fixed.items), shortlist.language),
             None,
             None,
             degraded=True,

@@ -6,6 +6,7 @@ Shopper text is masked (:mod:`service.ops.privacy`) before it is rendered into a
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from service.catalog.load import Catalog
 from service.ops.privacy import Redactor
@@ -26,6 +27,17 @@ LOCAL_SUMMARY_CHARS = 100
 _RECENT_TITLES = 10
 
 
+@dataclass(frozen=True)
+class Shortlist:
+    """One request after understanding and retrieval: what its prompt, cache key and answer are built from."""
+
+    request: RecommendRequest
+    filters: Filters  # the request's, merged with what understanding read from the words
+    understood: Understood | None
+    language: str  # of the answer
+    candidates: list[Candidate]
+
+
 class RecommendPrompts:
     """Builds the :class:`ChatRequest` for one recommendation; ``compact`` when a provider wants that form."""
 
@@ -40,43 +52,25 @@ class RecommendPrompts:
         self.version = renderer.version(ENDPOINT)
         self.compact_version = renderer.version(COMPACT) if compact else None
 
-    def chat(
-        self,
-        request: RecommendRequest,
-        filters: Filters,
-        understood: Understood | None,
-        language: str,
-        candidates: list[Candidate],
-        deadline: float,
-    ) -> ChatRequest:
+    def chat(self, shortlist: Shortlist, deadline: float) -> ChatRequest:
         """The full request (hosted providers get ``schema``; a local one constrains its compact form's grammar)."""
         return ChatRequest(
-            messages=self._messages(request, filters, understood, language, candidates),
+            messages=self._messages(shortlist),
             schema_name=RECOMMEND_SCHEMA_NAME,
             schema=self._schema,
             deadline=deadline,
             temperature=self._settings.temperature,
             max_tokens=self._settings.max_tokens,
             endpoint=ENDPOINT,  # the provider picks its model for the endpoint (SHOPGUIDE_*_MODEL)
-            compact=(
-                functools.partial(self._compact, request, filters, understood, language, candidates)
-                if self.compact_version
-                else None
-            ),
+            compact=functools.partial(self._compact, shortlist) if self.compact_version else None,
         )
 
     def reask(self, problem: str, k: int, language: str) -> str:
         """The follow-up message after an answer that did not match the output contract."""
         return self._renderer.render_message(ENDPOINT, "reask", problem=problem, k=k, language_name=language_name(language))
 
-    def _messages(
-        self,
-        request: RecommendRequest,
-        filters: Filters,
-        understood: Understood | None,
-        language: str,
-        candidates: list[Candidate],
-    ) -> tuple[dict[str, str], ...]:
+    def _messages(self, shortlist: Shortlist) -> tuple[dict[str, str], ...]:
+        request, candidates = shortlist.request, shortlist.candidates
         profile = None
         user = request.user
         if user and (user.profile or user.recent_product_ids):
@@ -93,34 +87,27 @@ class RecommendPrompts:
             ENDPOINT,
             query=self._redactor.redact(request.query),
             k=min(request.k, len(candidates)),
-            language_name=language_name(language),
+            language_name=language_name(shortlist.language),
             candidates=[prompt_facts(c) for c in candidates],
-            filters=active_filters(filters, understood),
+            filters=active_filters(shortlist.filters, shortlist.understood),
             profile=profile,
         )
         return rendered.messages
 
-    def _compact(
-        self,
-        request: RecommendRequest,
-        filters: Filters,
-        understood: Understood | None,
-        language: str,
-        candidates: list[Candidate],
-    ) -> ChatRequest:
+    def _compact(self, shortlist: Shortlist) -> ChatRequest:
         """The request for a small local model: the top candidates, terse facts, fewer picks, greedy decoding.
 
         Picks it does not make are filled from retrieval order, as for any model that picks fewer than k.
         """
-        few = candidates[: self._settings.local_candidates]
-        k = max(1, min(request.k, self._settings.local_max_picks, len(few)))
+        few = shortlist.candidates[: self._settings.local_candidates]
+        k = max(1, min(shortlist.request.k, self._settings.local_max_picks, len(few)))
         rendered = self._renderer.render(
             COMPACT,
-            query=self._redactor.redact(request.query),
+            query=self._redactor.redact(shortlist.request.query),
             k=k,
-            language_name=language_name(language),
+            language_name=language_name(shortlist.language),
             candidates=[compact_facts(c) for c in few],
-            filters=active_filters(filters, understood),
+            filters=active_filters(shortlist.filters, shortlist.understood),
         )
         return ChatRequest(
             messages=rendered.messages,
