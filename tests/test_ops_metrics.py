@@ -25,7 +25,7 @@ def scrape(client) -> str:  # noqa: ANN001
 
 
 def test_hit_miss_tokens_and_cost() -> None:
-    client = ops_support.app(ops_support.settings(), ScriptedProvider(tokens=(100, 20))).test_client()
+    client = ops_support.app(ops_support.settings(), ScriptedProvider(tokens=(100, 20), model="gpt-4o-mini")).test_client()
     assert client.post("/v1/recommend", json=BODY).json["cached"] is False
     assert client.post("/v1/recommend", json=BODY).json["cached"] is True
     text = scrape(client)
@@ -44,7 +44,7 @@ def test_hit_miss_tokens_and_cost() -> None:
 
 def test_prices_from_settings() -> None:
     settings = ops_support.settings(model="house-model", model_prices='{"house-model": [1000, 2000]}')
-    client = ops_support.app(settings, ScriptedProvider(tokens=(100, 20))).test_client()
+    client = ops_support.app(settings, ScriptedProvider(tokens=(100, 20), model="house-model")).test_client()
     client.post("/v1/recommend", json=BODY)
     assert sample(scrape(client), "shopguide_llm_cost_usd_total", model="house-model") == pytest.approx(0.14)
 
