@@ -22,7 +22,7 @@ install: $(STAMP)
 run: $(STAMP)
 	# Converts the packaged GGUF model once (cached), then serves with it loaded at start-up.
 	$(BIN)/shopguide local prepare
-	SHOPGUIDE_LOCAL_PRELOAD=$${SHOPGUIDE_LOCAL_PRELOAD:-true} $(BIN)/shopguide serve
+	$(BIN)/shopguide serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -168,7 +168,7 @@ def create_app(settings: Settings | None = None, *, deps: Dependencies | None = 
     settings = settings or (deps.settings if deps else load_settings())
     configure_logging(settings)
     deps = deps or build_dependencies(settings)
-    if settings.local_preload:
+    if settings.local_preload:  # on by default: a fallback's first request must not pay for loading the model
         preload_models(deps.chain)
     app = Flask("shopguide")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

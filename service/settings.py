@@ -417,7 +417,11 @@ class Settings(BaseSettings):
     local_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="dtype of the local model (auto: bf16 on GPU, fp32 on CPU)."
     )
-    local_preload: bool = Field(False, description="Load the local model at start-up instead of on first use.")
+    local_preload: bool = Field(
+        True,
+        description="Load the local model in the background at start-up whenever it is in the chain, so the first "
+        "fallback does not load it inside a request's deadline (0: load it on first use).",
+    )
     local_cache_dir: UsableDir = Field(
         Path.home() / ".cache" / "shopguide" / "models",
         description="Where a .gguf local model is converted once to safetensors, keyed by the file's SHA-256.",

@@ -58,7 +58,8 @@ def test_without_a_hosted_api_the_local_model_answers(local_only, demo_catalog):
 
 def test_the_local_model_answers_when_the_upstream_fails(local_only, make_app, upstream, demo_catalog):
     upstream.default(status(500))
-    app = make_app(providers="openai,local", retries=1, deadline_s=600, local_reserve_s=590)
+    # local_preload off: this app borrows the loaded model below instead of loading a second copy
+    app = make_app(providers="openai,local", retries=1, deadline_s=600, local_reserve_s=590, local_preload=False)
     # the same loaded model as the local-only app: swap it in rather than load a second copy
     local = local_only.extensions["shopguide"].chain.links[0]
     chain = app.extensions["shopguide"].chain

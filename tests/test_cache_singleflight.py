@@ -173,3 +173,34 @@ def test_an_in_process_cache_beside_redis_flights_is_written_too(key):
     flights = SingleFlight(redis.Redis.from_url(REDIS_URL))
     result = flights.do(key, lambda: Computed(b"v", f"{key}:answer", b"c", 60.0), time.monotonic() + 5, cache)
     assert result.value == b"v" and cache.get(f"{key}:answer") == b"c"
+
+
+def test_any_answer_cache_gets_the_answer_with_the_publish_through_its_interface(key):
+    from service.cache.singleflight import Computed
+
+    class Recording:
+        """A cache of neither built-in kind: single-flight only uses the interface."""
+
+        backend = "recording"
+
+        def __init__(self):
+            self.written = []
+
+        def get(self, k):
+            return None
+
+        def set(self, k, value, ttl_s):
+            raise AssertionError("the flight writes through set_with")
+
+        def set_with(self, k, value, ttl_s, writes):
+            self.written.append((k, value, ttl_s))
+            writes.run()
+
+        def status(self):
+            return {"backend": self.backend, "ok": True}
+
+    client = redis.Redis.from_url(REDIS_URL)
+    cache = Recording()
+    result = SingleFlight(client).do(key, lambda: Computed(b"v", f"{key}:answer", b"c", 60.0), time.monotonic() + 5, cache)
+    assert result.value == b"v" and cache.written == [(f"{key}:answer", b"c", 60.0)]
+    assert client.get(f"{key}:flight-result") == b"v" and client.get(f"{key}:flight") is None

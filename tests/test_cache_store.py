@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from service.cache.keys import answer_key, normalize_text
-from service.cache.store import MemoryCache, RedisCache, redis_client
+from service.cache.store import MemoryCache, RedisCache, RedisWrites, redis_client
 from tests.support.redis_db import REDIS_URL
 
 
@@ -89,3 +89,64 @@ def test_memory_cache_is_thread_safe():
     for t in threads:
         t.join()
     assert cache.status()["entries"] <= 100
+
+
+def marker_writes(client, key):
+    """Commands that mark ``key`` in ``client``'s Redis, counting the pipelines that carried them."""
+    pipelines = []
+
+    def queue(pipe):
+        pipelines.append(pipe)
+        pipe.set(key, b"published", px=60_000)
+
+    return RedisWrites(client, queue), pipelines
+
+
+def spy_pipelines(client):
+    made = []
+    original = client.pipeline
+
+    def pipeline(*args, **kwargs):
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    client.pipeline = pipeline
+    return made
+
+
+def test_redis_cache_writes_an_answer_with_other_commands_in_one_round_trip(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    events = Events()
+    cache = RedisCache(client, events=events)
+    writes, carried = marker_writes(client, f"{prefix}:marker")
+    made = spy_pipelines(client)
+    cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)
+    assert len(made) == 1 and carried == made  # the answer and the commands shared one pipeline
+    assert client.get(f"{prefix}:answer") == b"v" and client.get(f"{prefix}:marker") == b"published"
+    assert 0 < client.pttl(f"{prefix}:answer") <= 60_000 and events.seen == ["set"]
+    cache.set_with(f"{prefix}:none", b"v", 0.0, writes)  # nothing to cache: the commands still run
+    assert client.get(f"{prefix}:none") is None and len(carried) == 2
+
+
+def test_commands_for_another_client_run_on_their_own(prefix):
+    cache = RedisCache(redis.Redis.from_url(REDIS_URL))
+    other = redis.Redis.from_url(REDIS_URL)
+    writes, carried = marker_writes(other, f"{prefix}:marker")
+    cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)
+    assert cache.get(f"{prefix}:answer") == b"v" and other.get(f"{prefix}:marker") == b"published"
+    memory = MemoryCache()
+    memory.set_with("k", b"v", 60.0, writes)
+    assert memory.get("k") == b"v" and len(carried) == 2
+
+
+def test_a_failed_round_trip_raises_and_counts_the_answer_as_an_error():
+    down = redis_client("redis://127.0.0.1:1/0", socket_timeout_s=0.2)
+    events = Events()
+    writes, _ = marker_writes(down, "marker")
+    with pytest.raises(redis.RedisError):
+        RedisCache(down, events=events).set_with("k", b"v", 60.0, writes)
+    assert events.seen == ["error"]
+    memory = MemoryCache()
+    with pytest.raises(redis.RedisError):
+        memory.set_with("k", b"v", 60.0, writes)
+    assert memory.get("k") == b"v"  # written before the round trip that failed

@@ -23,7 +23,8 @@ def access_lines(err: str) -> list[dict]:
 
 
 def test_one_json_line_per_request_with_the_facts(capsys: pytest.CaptureFixture[str]) -> None:
-    client = small_shop.app(small_shop.settings(), ScriptedProvider(tokens=(90, 10))).test_client()
+    # the model the provider answers with: SHOPGUIDE_MODEL names the openai server's, not a stand-in's
+    client = small_shop.app(small_shop.settings(), ScriptedProvider(tokens=(90, 10), model="gpt-4o-mini")).test_client()
     capsys.readouterr()
     first = client.post("/v1/recommend", json={"query": "gaming laptop"})
     second = client.post("/v1/recommend", json={"query": "gaming laptop"})

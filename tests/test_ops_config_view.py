@@ -76,7 +76,7 @@ def test_masked_output_never_contains_a_secret(monkeypatch: pytest.MonkeyPatch, 
     assert shown["REDIS_URL"] == "redis://default:****@127.0.0.1:6379/0"
 
     # The same through the HTTP endpoint (ops scope) ...
-    app = small_shop.app(settings.model_copy(update={"api_keys": ()}))
+    app = small_shop.app(settings.model_copy(update={"api_keys": (), "local_preload": False}))
     body = app.test_client().get("/v1/ops/config").get_data(as_text=True)
     _assert_no_secret(body, secrets)
     assert json.loads(body)["variables"]["SHOPGUIDE_MODEL"] == settings.model
@@ -99,7 +99,8 @@ def test_extra_banned_terms_show_in_ops_config_and_the_config_command(
     shown = effective_config(settings)
     assert shown["SHOPGUIDE_COPY_EXTRA_BANNED"] == ["全网第一"]
     assert shown["SHOPGUIDE_COPY_EXTRA_BANNED_<LANG>"] == {"zh": ["顶级", "秒杀"]}
-    variables = small_shop.app(settings).test_client().get("/v1/ops/config").json["variables"]
+    app = small_shop.app(settings.model_copy(update={"local_preload": False}))  # no model loading in the background
+    variables = app.test_client().get("/v1/ops/config").json["variables"]
     assert variables["SHOPGUIDE_COPY_EXTRA_BANNED"] == ["全网第一"]
     assert variables["SHOPGUIDE_COPY_EXTRA_BANNED_<LANG>"] == {"zh": ["顶级", "秒杀"]}
     capsys.readouterr()

@@ -28,7 +28,7 @@ def scrape(client) -> str:  # noqa: ANN001
 
 
 def test_hit_miss_tokens_and_cost() -> None:
-    client = small_shop.app(small_shop.settings(), ScriptedProvider(tokens=(100, 20))).test_client()
+    client = small_shop.app(small_shop.settings(), ScriptedProvider(tokens=(100, 20), model="gpt-4o-mini")).test_client()
     first = client.post("/v1/recommend", json=BODY).json
     assert first["cached"] is False
     assert [(i["id"], i["source"]) for i in first["items"]] == [("p-laptop-1", "llm"), ("p-laptop-2", "llm")]
@@ -49,7 +49,7 @@ def test_hit_miss_tokens_and_cost() -> None:
 
 def test_prices_from_settings() -> None:
     settings = small_shop.settings(model="house-model", model_prices='{"house-model": [1000, 2000]}')
-    client = small_shop.app(settings, ScriptedProvider(tokens=(100, 20))).test_client()
+    client = small_shop.app(settings, ScriptedProvider(tokens=(100, 20), model="house-model")).test_client()
     client.post("/v1/recommend", json=BODY)
     assert sample(scrape(client), "shopguide_llm_cost_usd_total", model="house-model") == pytest.approx(0.14)
 

@@ -23,6 +23,7 @@ from tests.support.copywriter import write_copy
 from tests.support.openai_upstream import malformed, reply, reply_fn, status
 from tests.support.redis_db import REDIS_URL
 
+
 def variant(headline="VoltGo Slim Power Bank", body="Slim 5000mAh power bank with USB-C.", bullets=None, cta="Shop now"):
     return {"headline": headline, "body": body, "bullets": bullets or ["USB-C", "20W fast charging", "120g"], "cta": cta}
 
@@ -35,15 +36,10 @@ def answer(*variants):
 def make_pipeline(upstream):
     upstream.default(reply_fn(write_copy))
 
-    def build(*, catalog: Catalog | None = None, environ=None, cache=None, flights=None, **overrides):
-        settings = load_settings(
-            openai_base_url=upstream.base_url,
-            openai_api_key="sk-test",
-            providers="openai",
-            retries=0,
-            **overrides,
-        )
-        metrics = Metrics()
+    def build(*, catalog: Catalog | None = None, environ=None, cache=None, flights=None, metrics=None, **overrides):
+        values = {"openai_base_url": upstream.base_url, "openai_api_key": "sk-test", "providers": "openai", "retries": 0}
+        settings = load_settings(**{**values, **overrides})
+        metrics = metrics or Metrics()
         return CopyPipeline(
             settings=settings,
             catalog=catalog or Catalog.of([POWER_BANK, JACKET_ZH]),
@@ -310,3 +306,36 @@ def test_a_worse_replacement_is_not_taken(upstream, make_pipeline):
     assert upstream.calls == 2
     assert out.variants[0].body == "Huge 10000mAh capacity." and not out.variants[0].regenerated
     assert out.checks.unsupported_claims == ["10000mAh"]
+
+
+def calls(metrics: Metrics, provider: str, outcome: str, model: str = "") -> float:
+    value = metrics.registry.get_sample_value(
+        "shopguide_llm_calls_total", {"provider": provider, "model": model, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+def test_a_fallback_counts_the_failed_provider_in_llm_calls(upstream, make_pipeline):
+    """Defect #2: copy's own call counting recorded the answering provider but never the one that failed first."""
+    metrics = Metrics()
+    backup = {"base_url": upstream.base_url, "model": "backup-model", "api_key": "sk-b"}
+    pipeline = make_pipeline(metrics=metrics, providers="openai,backup", extra_providers={"backup": backup})
+    upstream.script(status(500))  # openai (no retries) fails; backup, on the same upstream, writes the copy
+    out = pipeline.run(CopyRequest(product_id="PB-1", variants=1), "rid")
+    assert out.provider == "backup" and out.fallback_from == ["openai:RetryableProviderError"]
+    assert calls(metrics, "openai", "RetryableProviderError") == 1
+    assert calls(metrics, "backup", "ok", model="backup-model") == 1
+    assert metrics.registry.get_sample_value(
+        "shopguide_fallbacks_total", {"from_provider": "openai", "to_provider": "backup"}
+    ) == 1
+
+
+def test_a_failed_re_ask_counts_every_provider_it_tried(upstream, make_pipeline):
+    metrics = Metrics()
+    pipeline = make_pipeline(metrics=metrics)
+    upstream.script(reply("no copy here, sorry"), status(500))
+    out = pipeline.run(CopyRequest(product_id="PB-1", variants=1), "rid")
+    assert out.degraded and out.fallback_from == ["openai:InvalidOutput"]
+    assert calls(metrics, "openai", "ok", model="gpt-4o-mini") == 1
+    assert calls(metrics, "openai", "RetryableProviderError") == 1
+    assert metrics.invalid_output.labels("failed")._value.get() == 1

@@ -110,7 +110,7 @@ def test_requested_language_wins():
 
 def test_compact_facts_keep_only_what_a_small_model_needs():
     from service.catalog.product import Product
-    from service.pipeline.recommend import compact_facts, prompt_facts
+    from service.prompt.facts import compact_facts, prompt_facts
     from service.retrieve.base import Candidate
 
     product = Product(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -170,3 +171,20 @@ def test_extra_named_providers_and_breaker_state_from_settings(upstream):
     assert [d["name"] for d in described] == ["openai", "backup"]
     assert described[0]["breaker"]["consecutive_failures"] == 1
     assert described[1]["breaker"]["state"] == "closed"
+
+
+def test_per_endpoint_models_are_the_openai_servers_and_extra_servers_keep_their_own(upstream):
+    settings = load_settings(
+        openai_base_url=upstream.base_url,
+        openai_api_key="sk-test",
+        providers="openai,backup",
+        recommend_model="fast-model",
+        extra_providers={"backup": {"base_url": upstream.base_url, "model": "qwen-backup"}},
+        retries=0,
+    )
+    chain = build_chain(settings, Metrics())
+    upstream.script(reply(ANSWER), status(500), reply(ANSWER))
+    assert chain.complete(chat()).model == "fast-model"  # openai, for /v1/recommend
+    copy = dataclasses.replace(chat(), endpoint="copy")
+    assert chain.complete(copy).provider == "backup"  # openai failed; the backup server gets its own model
+    assert [r.model for r in upstream.chat_requests] == ["fast-model", "gpt-4o-mini", "qwen-backup"]

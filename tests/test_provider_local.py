@@ -3,6 +3,7 @@ real SmolLM2-135M on CPU with constrained decoding (slow: loaded once per sessio
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -327,6 +328,41 @@ def test_a_model_that_cannot_load_is_unavailable_and_not_retried_at_once(tmp_pat
             provider.warm_up()
     finally:
         provider.close()
+
+
+def wait_for(condition, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_local_fallback_starts_loading_in_the_background_at_start_up(make_app, tmp_path):
+    """Defect #6: with a hosted primary, the local model waited for the first fallback to load, inside its deadline."""
+    not_a_model = tmp_path / "model"
+    not_a_model.mkdir()  # loading fails at once: what is tested is that start-up tried, off the request path
+    app = make_app(providers="openai,local", local_model=str(not_a_model))
+    local = app.extensions["shopguide"].chain.providers[1]
+    wait_for(lambda: local.describe()["last_error"] is not None)
+    assert "no config.json" in local.describe()["last_error"]
+
+
+def test_local_preload_off_loads_on_first_use(make_app, tmp_path):
+    not_a_model = tmp_path / "model"
+    not_a_model.mkdir()
+    app = make_app(providers="openai,local", local_model=str(not_a_model), local_preload=False)
+    local = app.extensions["shopguide"].chain.providers[1]
+    time.sleep(0.3)
+    assert local.describe()["last_error"] is None and local.describe()["loaded"] is False
+
+
+def test_the_local_provider_wants_compact_prompts_and_says_which_form_it_answered(gated):
+    provider, model = gated
+    model.release(2)
+    assert provider.prompt_style == "compact"
+    assert provider.complete(chat("full")).prompt_style == "full"  # a request without a compact form
+    compacted = provider.complete(dataclasses.replace(chat("full"), compact=lambda: chat("compact")))
+    assert compacted.prompt_style == "compact" and model.batches[-1] == ["compact"]
 
 
 def test_from_settings_reads_the_local_settings(tmp_path):

@@ -7,8 +7,9 @@ whether or not the answer itself is cacheable. If the leader dies or is too slow
 the lock expires and a follower computes for itself: single-flight saves calls,
 it never blocks an answer past the deadline.
 
-A computation may also hand back an answer to cache (:class:`Computed`): with Redis
-it is written in the same round trip that publishes the result and releases the lock.
+A computation may also hand back an answer to cache (:class:`Computed`): the cache
+writes it with the flight's publish (:meth:`AnswerCache.set_with`), in one round trip
+when the cache lives in the flight's Redis.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import redis
 
-from service.cache.store import AnswerCache, RedisCache
+from service.cache.store import AnswerCache, RedisWrites
 
 RESULT_TTL_S = 30.0
 
@@ -125,27 +126,26 @@ class SingleFlight:
         return self._follow(lock_key, result_key, compute, deadline, cache)
 
     def _publish(self, computed: Computed, result_key: str, lock_key: str, cache: AnswerCache | None) -> None:
-        """One round trip: the answer to cache, the flight's result for followers elsewhere, the lock released."""
+        """The flight's result for followers elsewhere and the lock released, with the answer to cache if any.
+
+        A failed publish is not the caller's failure: followers elsewhere compute for themselves once the
+        lock expires.
+        """
         assert self._client is not None
-        cache = cache if computed.cache_key is not None else None
-        pipe = self._client.pipeline(transaction=False)
-        queued = isinstance(cache, RedisCache) and cache.queue_set(
-            pipe, computed.cache_key or "", computed.cache_value, computed.cache_ttl_s
-        )
-        pipe.set(result_key, computed.value, px=int(RESULT_TTL_S * 1000))
-        pipe.delete(lock_key)
+        value = computed.value
+
+        def queue(pipe: redis.client.Pipeline) -> None:
+            pipe.set(result_key, value, px=int(RESULT_TTL_S * 1000))
+            pipe.delete(lock_key)
+
+        writes = RedisWrites(self._client, queue)
         try:
-            pipe.execute()
-        except redis.RedisError as exc:
-            if queued:
-                cache.queued_set_failed(exc)  # type: ignore[union-attr]
-                return
-        else:
-            if queued:
-                cache.queued_set_done()  # type: ignore[union-attr]
-                return
-        if cache is not None:  # a cache outside this Redis (in-process) is written on its own
-            cache.set(computed.cache_key or "", computed.cache_value, computed.cache_ttl_s)
+            if computed.cache_key is not None and cache is not None:
+                cache.set_with(computed.cache_key, computed.cache_value, computed.cache_ttl_s, writes)
+            else:
+                writes.run()
+        except redis.RedisError:
+            pass
 
     def _follow(
         self, lock_key: str, result_key: str, compute: Compute, deadline: float, cache: AnswerCache | None

@@ -9,12 +9,35 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
 from cachetools import TLRUCache
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RedisWrites:
+    """Commands for one Redis server that may travel in the round trip of an answer's write.
+
+    Single-flight's publish (the result for followers, the lock released) is one: written with
+    the answer it saves a round trip on every cache miss.
+    """
+
+    client: redis.Redis
+    queue: Callable[[Any], None]  # adds the commands to a pipeline of ``client``
+
+    def run(self) -> None:
+        """The commands on their own, in one round trip.
+
+        :raises redis.RedisError: when Redis could not run them.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        self.queue(pipe)
+        pipe.execute()
 
 
 class AnswerCache(Protocol):
@@ -25,6 +48,15 @@ class AnswerCache(Protocol):
     def get(self, key: str) -> bytes | None: ...
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+
+    def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
+        """:meth:`set`, and run ``writes``: in the same round trip when this cache lives behind their client.
+
+        The answer is written even when ``writes`` fail; its own failure counts as for :meth:`set`.
+
+        :raises redis.RedisError: when ``writes`` failed.
+        """
+        ...
 
     def status(self) -> dict[str, Any]: ...
 
@@ -63,6 +95,10 @@ class MemoryCache:
         with self._lock:
             self._data[key] = (value, ttl_s)
         self._events.cache_event("set")
+
+    def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
+        self.set(key, value, ttl_s)  # first: a failed round trip must not cost this process its answer
+        writes.run()
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -112,27 +148,33 @@ class RedisCache:
         return value  # type: ignore[return-value]
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
-        try:
-            if not self.queue_set(self._client, key, value, ttl_s):  # a plain client runs it at once
-                return
-        except redis.RedisError as exc:
-            self.queued_set_failed(exc)
-            return
-        self.queued_set_done()
-
-    def queue_set(self, pipe: redis.Redis, key: str, value: bytes, ttl_s: float) -> bool:
-        """Add :meth:`set` to a pipeline the caller executes, then reports with :meth:`queued_set_done` or
-        :meth:`queued_set_failed`; False when nothing was added (no TTL, or Redis skipped after a failure)."""
         if ttl_s <= 0 or self._skipping():
-            return False
-        pipe.set(key, value, px=max(1, int(ttl_s * 1000)))
-        return True
-
-    def queued_set_done(self) -> None:
+            return
+        try:
+            self._client.set(key, value, px=_px(ttl_s))
+        except redis.RedisError as exc:
+            self._failed("set", exc)
+            return
         self._events.cache_event("set")
 
-    def queued_set_failed(self, exc: Exception) -> None:
-        self._failed("set", exc)
+    def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
+        if writes.client is not self._client:  # another server, or another pool: each on its own
+            self.set(key, value, ttl_s)
+            writes.run()
+            return
+        pipe = self._client.pipeline(transaction=False)
+        queued = ttl_s > 0 and not self._skipping()
+        if queued:
+            pipe.set(key, value, px=_px(ttl_s))
+        writes.queue(pipe)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            if queued:
+                self._failed("set", exc)
+            raise
+        if queued:
+            self._events.cache_event("set")
 
     def status(self) -> dict[str, Any]:
         try:
@@ -140,6 +182,10 @@ class RedisCache:
         except redis.RedisError as exc:
             return {"backend": self.backend, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
         return {"backend": self.backend, "ok": True}
+
+
+def _px(ttl_s: float) -> int:
+    return max(1, int(ttl_s * 1000))
 
 
 def redis_client(url: str, *, socket_timeout_s: float = 0.5) -> redis.Redis:

@@ -34,7 +34,11 @@ Dropped variants are reported (reasons and checks, never their text) in
 
 from __future__ import annotations
 
-from service.copywriting.schema import CopyChecks
+from dataclasses import dataclass, field
+
+from service.copywriting.checks import aggregate
+from service.copywriting.schema import CopyChecks, CopyVariant
+from service.respond.copy import CopyVariantOut, DroppedVariant
 
 
 def needs_regeneration(checks: CopyChecks) -> bool:
@@ -67,3 +71,72 @@ def problem_lines(checks: CopyChecks) -> list[str]:
         lines.append("states figures the product data does not contain: " + ", ".join(checks.unsupported_claims))
     lines.extend("too long or malformed: " + p for p in checks.length_problems)
     return lines
+
+
+def worse(replacement: CopyChecks, current: CopyChecks, *, strict: bool) -> bool:
+    """Whether a replacement is worse than the variant it would replace: more fatal problems, or as many and
+    more problems in all."""
+    return _badness(replacement, strict) > _badness(current, strict)
+
+
+def _badness(checks: CopyChecks, strict: bool) -> tuple[int, int]:
+    problems = (
+        len(checks.banned_hits) + len(checks.compliance_hits) + len(checks.length_problems) + len(checks.unsupported_claims)
+    )
+    return len(fatal_reasons(checks, strict=strict)), problems
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The variants that may be returned, those dropped (reasons and checks, never their text), and the
+    checks summary: of the kept variants, else of the dropped ones."""
+
+    kept: list[CopyVariantOut]
+    dropped: list[DroppedVariant]
+    checks: CopyChecks
+
+
+@dataclass
+class Drafts:
+    """The variants as they stand: the model's answer, then the replacements the policy took."""
+
+    variants: list[CopyVariant]
+    checks: list[CopyChecks]
+    regenerated: list[bool] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.regenerated:
+            self.regenerated = [False] * len(self.variants)
+
+    def failing(self) -> list[int]:
+        """Which variants get the one regeneration."""
+        return [i for i, checks in enumerate(self.checks) if needs_regeneration(checks)]
+
+    def offer(self, index: int, variant: CopyVariant, checks: CopyChecks, *, strict: bool) -> None:
+        """A regenerated variant for place ``index`` (past the end: one the model had not written).
+
+        A replacement worse than the variant it would replace is not taken.
+        """
+        if index >= len(self.variants):
+            self.variants.append(variant)
+            self.checks.append(checks)
+            self.regenerated.append(True)
+        elif not worse(checks, self.checks[index], strict=strict):
+            self.variants[index] = variant
+            self.checks[index] = checks
+            self.regenerated[index] = True
+
+    def verdict(self, *, strict: bool) -> Verdict:
+        """Keep or drop each variant, after its regeneration."""
+        kept: list[CopyVariantOut] = []
+        kept_checks: list[CopyChecks] = []
+        dropped: list[DroppedVariant] = []
+        for variant, checks, again in zip(self.variants, self.checks, self.regenerated, strict=True):
+            reasons = fatal_reasons(checks, strict=strict)
+            if reasons:
+                dropped.append(DroppedVariant(reasons=reasons, checks=checks))
+            else:
+                kept.append(CopyVariantOut(**variant.model_dump(), checks=checks, regenerated=again))
+                kept_checks.append(checks)
+        summary = aggregate(kept_checks) if kept else aggregate([d.checks for d in dropped])
+        return Verdict(kept, dropped, summary)

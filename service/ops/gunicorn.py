@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from service.ops.metrics import enable_multiprocess, mark_worker_dead
+from service.provider.registry import provider_registry
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
-from service.settings import Settings
 
 
 def default_workers(settings: Settings) -> int:
@@ -26,7 +27,8 @@ def default_workers(settings: Settings) -> int:
     worker share its GIL: on 2 cores, 4 workers served 285 req/s (64 clients, 200 ms upstream) and
     1,506 cache hits/s against 244 and 1,287 with 2 (docs/benchmarks.md). A local model, even as the
     fallback, is loaded once per worker process (about 1 GB each) and generations of several workers
-    would fight over the same cores, so a chain holding ``local`` keeps two. Without Redis the cache,
+    would fight over the same cores, so a chain holding a model that runs in process (``local``; see
+    the provider registry) keeps two. Without Redis the cache,
     single-flight, breakers and in-process copy jobs live in one process, so a second worker would
     answer job status requests with 404 and miss the first worker's cache.
     """
@@ -37,10 +39,12 @@ def default_workers(settings: Settings) -> int:
                 settings.workers,
             )
         return settings.workers
-    hosted_primary = bool(settings.provider_chain) and settings.provider_chain[0] != "local"
+    chain = settings.provider_chain
+    registry = provider_registry(settings)
+    hosted_primary = bool(chain) and not registry.any_in_process(chain[:1])
     if not (hosted_primary and settings.redis_url):
         return 1
-    if "local" in settings.provider_chain:
+    if registry.any_in_process(chain):
         return 2
     return min(2 * (os.cpu_count() or 1), 16)
 

@@ -20,6 +20,13 @@ class RequestTrace:
     tokens_out: int = 0
     shopper_text: str | None = None  # raw; the access log decides what of it to write
 
+    def answered(self, provider: str | None, model: str | None, *, cached: bool, degraded: bool) -> None:
+        """Who wrote the answer this request got, and how."""
+        self.provider = provider
+        self.model = model
+        self.cached = cached
+        self.degraded = degraded
+
     def add_usage(self, tokens_in: int, tokens_out: int) -> None:
         self.tokens_in += tokens_in
         self.tokens_out += tokens_out

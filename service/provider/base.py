@@ -11,7 +11,11 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+# The form of the prompt a provider answers best: "full" (hosted models), or "compact" (small local
+# models: fewer candidates, terser facts and instructions; see ChatRequest.compact).
+PromptStyle = Literal["full", "compact"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class ChatRequest:
     max_tokens: int = 800
     grammar_schema: dict[str, Any] | None = None
     endpoint: str = "recommend"
-    model: str | None = None  # per-endpoint model override for hosted providers
+    model: str | None = None  # a model for this call only; else each provider's own for the endpoint
     # Builds a smaller form of this request for small local models (fewer candidates, terser facts and
     # instructions, fewer picks): their prefill and decoding on a CPU cost seconds per hundred tokens.
     compact: Callable[[], ChatRequest] | None = field(default=None, compare=False, repr=False)
@@ -65,11 +69,16 @@ class Completion:
     attempts: int = 1
     upstream_request_id: str | None = None
     fallback_from: list[str] = field(default_factory=list)
+    prompt_style: PromptStyle = "full"  # the form of the request it answered (the prompt version differs)
 
 
 @runtime_checkable
 class Provider(Protocol):
-    """Anything that can answer a :class:`ChatRequest`."""
+    """Anything that can answer a :class:`ChatRequest`.
+
+    A provider may also say which prompt form it wants in a ``prompt_style`` attribute
+    (:data:`PromptStyle`; read with :func:`prompt_style`, "full" when absent).
+    """
 
     name: str
 
@@ -83,3 +92,8 @@ class Provider(Protocol):
     def describe(self) -> dict[str, Any]:
         """Provider name, model and readiness for /readyz (no secrets)."""
         ...
+
+
+def prompt_style(provider: object) -> PromptStyle:
+    """The prompt form ``provider`` wants: its ``prompt_style``, else "full"."""
+    return getattr(provider, "prompt_style", "full")

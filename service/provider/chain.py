@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.errors import ProviderError, ProviderUnavailable
-from service.provider.base import ChatRequest, Completion, Provider
+from service.provider.base import ChatRequest, Completion, Provider, prompt_style
 from service.provider.breaker import CircuitBreaker
 
 MIN_SHARE_S = 1.0  # an earlier provider is never left less than this by the reserves of later ones
@@ -54,6 +54,11 @@ class ProviderChain:
     @property
     def primary(self) -> str | None:
         return self.links[0].provider.name if self.links else None
+
+    @property
+    def wants_compact(self) -> bool:
+        """Whether a provider of the chain answers the compact form of requests (callers then build one)."""
+        return any(prompt_style(link.provider) == "compact" for link in self.links)
 
     def fingerprint(self, endpoint: str) -> str:
         """What identifies the chain's answers in cache keys: names and models, in order."""

@@ -10,7 +10,7 @@ status code and request id.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import httpx2  # the openai SDK's HTTP client package
@@ -106,9 +106,11 @@ class OpenAIProvider:
         http_client: Any | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_retry: Callable[[str, BaseException], None] | None = None,
+        endpoint_models: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.model = model
+        self._endpoint_models = dict(endpoint_models or {})  # e.g. a faster model for recommendations
         self._base_url = base_url
         self._timeout_s = timeout_s
         self._retry = retry or RetryPolicy()
@@ -154,7 +156,7 @@ class OpenAIProvider:
 
         :raises ProviderError: the last failure once retries or the deadline are spent.
         """
-        model = request.model or self.model
+        model = request.model or self._endpoint_models.get(request.endpoint) or self.model
         params: dict[str, Any] = {
             "model": model,
             "messages": list(request.messages),

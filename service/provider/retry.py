@@ -11,12 +11,16 @@ import email.utils
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from service.errors import RetryableProviderError
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 MAX_RETRY_AFTER_S = 600.0
 
@@ -72,11 +76,18 @@ class stop_before_deadline(stop_base):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often and how long to wait between attempts: the one schedule for API calls and bulk runs."""
+
     retries: int = 3
     initial_wait_s: float = 0.2
     max_wait_s: float = 8.0
     jitter_s: float = 0.2
     min_attempt_s: float = 0.05
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """``SHOPGUIDE_RETRIES`` retries, waits capped at ``SHOPGUIDE_RETRY_MAX_WAIT_S``."""
+        return cls(retries=settings.retries, max_wait_s=settings.retry_max_wait_s)
 
     def retrying(
         self,

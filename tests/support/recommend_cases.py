@@ -11,8 +11,9 @@ from typing import Any
 
 from service.catalog.load import load_catalog
 from service.output.schema import RECOMMEND_SCHEMA_NAME, recommend_grammar_schema, recommend_schema
-from service.pipeline.recommend import COMPACT, ENDPOINT, compact_facts, prompt_facts
+from service.prompt.facts import compact_facts, prompt_facts
 from service.prompt.language import language_name
+from service.prompt.recommend import COMPACT, ENDPOINT
 from service.prompt.render import PromptRenderer
 from service.provider.base import ChatRequest
 from service.retrieve.base import Candidate

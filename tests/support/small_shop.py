@@ -77,9 +77,11 @@ class WordRetriever:
 def settings(**overrides: Any) -> Settings:
     """Test settings: a unique cache prefix, JSON logs; no hosted provider unless asked.
 
+    The local model is not preloaded (a chain from these settings has ``local`` in it unless a test says
+    otherwise, and every app would load a model in the background); a test of preloading turns it on.
     A test that points ``redis_url`` at Redis passes conftest's ``redis_prefix`` as ``cache_prefix``.
     """
-    base: dict[str, Any] = {"cache_prefix": f"t{uuid.uuid4().hex[:12]}", "log_format": "json"}
+    base: dict[str, Any] = {"cache_prefix": f"t{uuid.uuid4().hex[:12]}", "log_format": "json", "local_preload": False}
     base.update(overrides)
     return load_settings(**base)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from service.errors import ProviderUnavailable
-from service.provider.base import ChatRequest, Completion
+from service.provider.base import ChatRequest, Completion, PromptStyle
 from service.provider.local.batcher import Batcher
 from service.provider.local.constrain import Backend, Grammars, make_backend
 from service.provider.local.generate import BatchGenerator, Generation
@@ -34,6 +34,7 @@ class LocalProvider:
     """
 
     name = PROVIDER
+    prompt_style: PromptStyle = "compact"  # a small model: prefill and decoding cost seconds on a CPU
 
     def __init__(
         self,
@@ -113,6 +114,7 @@ class LocalProvider:
         :raises ProviderError: any other generation failure (UpstreamTimeout when the deadline cut it off).
         """
         started = time.monotonic()
+        style: PromptStyle = "compact" if request.compact is not None else "full"
         request = request.for_small_model()
         if request.remaining() < self._min_remaining_s:
             raise ProviderUnavailable(
@@ -128,6 +130,7 @@ class LocalProvider:
             tokens_in=result.tokens_in,
             tokens_out=result.tokens_out,
             latency_ms=(time.monotonic() - started) * 1000,
+            prompt_style=style,
         )
 
     def describe(self) -> dict[str, Any]:
