@@ -291,3 +291,22 @@ def test_csv_unknown_column_is_reported_even_when_always_empty(tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("id,title,colour\n1,A,\n2,B,\n")
     assert load_catalog(path).report.ignored_columns == ["colour"]
+
+
+@pytest.mark.parametrize(("currency", "stored"), [("USD", "USD"), ("usd", "USD"), (" cny ", "CNY"), ("", None), ("US", "bad"),
+                                                  ("USDX", "bad"), ("U D", "bad")])
+def test_currency_schema_says_what_the_model_accepts(currency: str, stored: str | None) -> None:
+    """The published schema (OpenAPI, inline products of /v1/copy) and the model agree on every value (a fuzz find)."""
+    import jsonschema
+    from pydantic import ValidationError
+
+    from service.catalog.product import Product
+
+    schema_ok = jsonschema.Draft202012Validator(Product.model_json_schema()).is_valid(
+        {"id": "p", "title": "t", "currency": currency}
+    )
+    try:
+        got = Product(id="p", title="t", currency=currency).currency
+    except ValidationError:
+        got = "bad"
+    assert got == stored and schema_ok == (stored != "bad")

@@ -19,7 +19,10 @@ class Product(BaseModel):
     category: str = Field("", description="Slash path, e.g. Clothing/Outerwear/Down.")
     brand: str = ""
     price: float | None = Field(None, ge=0, allow_inf_nan=False)
-    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+    # The pattern is what a client may send (the schema says so); the stored value is upper-case, or None.
+    currency: str | None = Field(
+        None, pattern=r"^\s*([A-Za-z]{3}\s*)?$", description="ISO 4217 code (any case; blank = none)."
+    )
     attributes: dict[str, Any] = Field(default_factory=dict)
     tags: tuple[str, ...] = ()
     in_stock: bool = True
