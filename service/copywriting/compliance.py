@@ -55,7 +55,6 @@ __all__ = [
     "compliance_rules",
     "extra_terms_from_env",
     "find_banned",
-    "guess_locale",
     "has_certification",
     "parse_term_list",
     "primary_language",
@@ -256,13 +255,6 @@ def primary_language(locale: str | None) -> str:
     if not locale:
         return ""
     return re.split(r"[-_]", locale.strip(), maxsplit=1)[0].lower()
-
-
-def guess_locale(text: str) -> str:
-    """``zh`` when Han characters make up at least a tenth of the letters, else ``en``."""
-    han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
-    letters = sum(1 for ch in text if ch.isalpha())
-    return "zh" if han and han * 10 >= letters else "en"
 
 
 def has_certification(product: Product) -> bool:
