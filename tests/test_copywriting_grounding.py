@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.catalog.product import Product
-from service.copywriting.grounding import extract_claims, parse_number, product_facts, unsupported_claims
+from service.copywriting.grounding import extract_claims, product_facts, unsupported_claims
+from service.text.numbers import parse_number
 from service.copywriting.schema import CopyVariant
 
 

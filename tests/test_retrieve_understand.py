@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from service.catalog.load import Catalog
 from service.catalog.product import Product
-from service.retrieve.understand import APPROX_BAND, QueryUnderstanding, Understood, merge_filters
+from service.retrieve.filters import merge_filters
+from service.retrieve.understand import APPROX_BAND, QueryUnderstanding, Understood
 from service.validate.base import parse_body
 from service.validate.recommend import Filters, RecommendRequest
 

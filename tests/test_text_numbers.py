@@ -1,10 +1,10 @@
-"""parse_chinese_number: Arabic, Chinese and mixed numbers as shoppers write them."""
+"""parse_number: Arabic, Chinese and mixed numbers as shoppers and copywriters write them, with the decimals written."""
 
 from __future__ import annotations
 
 import pytest
 
-from service.text.numbers import parse_chinese_number
+from service.text.numbers import parse_number
 
 
 @pytest.mark.parametrize(
@@ -37,9 +37,10 @@ from service.text.numbers import parse_chinese_number
     ],
 )
 def test_reads_numbers(text: str, expected: float) -> None:
-    assert parse_chinese_number(text) == pytest.approx(expected)
+    parsed = parse_number(text)
+    assert parsed is not None and parsed.value == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "abc", "k", "一点", "千万", "二十块", "3-5", "12.5.3", "1,50", "iphone"])
 def test_rejects_non_numbers(text: str) -> None:
-    assert parse_chinese_number(text) is None
+    assert parse_number(text) is None
