@@ -43,6 +43,11 @@ _TOKENS: dict[str, re.Pattern[str]] = {
     "literal": re.compile(rf"(?P<w>[^\W_{_NO_SPACE}]+)|[^\s\-]"),
     "ignore": re.compile(rf"(?P<w>[^\W_{_NO_SPACE}]+)|[{_NO_SPACE}]"),
 }
+# The same tokens without spans: a cheap first look that most texts do not get past.
+_WORDS: dict[str, re.Pattern[str]] = {
+    "literal": re.compile(rf"[^\W_{_NO_SPACE}]+|[^\s\-]"),
+    "ignore": re.compile(rf"[^\W_{_NO_SPACE}]+|[{_NO_SPACE}]"),
+}
 _NO_STEM_ENDINGS = ("ss", "us", "is")
 _MAX_JOINS = 6  # "a b c d e f g": at most 2**6 spellings with words run together
 
@@ -52,6 +57,7 @@ def normalize(text: str) -> str:
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
+@lru_cache(maxsize=8192)
 def stem(token: str) -> str:
     """A light English plural folding ("shoes" -> "shoe", "batteries" -> "battery"), enough to match catalog names."""
     if len(token) < 3 or token.endswith(_NO_STEM_ENDINGS):
@@ -113,17 +119,26 @@ class _Tokens(NamedTuple):
 
 @lru_cache(maxsize=256)
 def _tokenize(text: str, punctuation: Punctuation, stemmed: bool) -> _Tokens:
-    """Tokens of ``text`` (already normalized and lowercased). Cached: copy checks scan one text with several lists."""
-    words, starts, ends, is_word = [], [], [], []
-    for m in _TOKENS[punctuation].finditer(text):
-        word = m.group()
-        start, end = m.span()
-        w = m.lastgroup == "w"
-        words.append(stem(word) if stemmed and w else word)
-        starts.append(start)
-        ends.append(end)
-        is_word.append(w)
-    return _Tokens(tuple(words), tuple(starts), tuple(ends), tuple(is_word))
+    """Tokens of ``text`` (already normalized and lowercased). Cached: one text is often scanned by several indexes."""
+    if stemmed:
+        raw = _tokenize(text, punctuation, False)
+        words = tuple([stem(w) if is_word else w for w, is_word in zip(raw.words, raw.is_word)])
+        return _Tokens(words, raw.starts, raw.ends, raw.is_word)
+    found = [(m.group(), m.start(), m.end(), m.lastgroup == "w") for m in _TOKENS[punctuation].finditer(text)]
+    if not found:
+        return _EMPTY
+    words, starts, ends, is_word = zip(*found)
+    return _Tokens(words, starts, ends, is_word)
+
+
+_EMPTY = _Tokens((), (), (), ())
+
+
+@lru_cache(maxsize=256)
+def _words(text: str, punctuation: Punctuation, stemmed: bool) -> frozenset[str]:
+    """The distinct tokens of ``text``: enough to tell whether any phrase can start in it."""
+    words = _WORDS[punctuation].findall(text)
+    return frozenset([stem(w) for w in words] if stemmed else words)
 
 
 def _lower(text: str) -> str:
@@ -174,18 +189,38 @@ class PhraseIndex(Generic[V]):
 
     def find_all(self, text: str) -> list[PhraseMatch[V]]:
         """Every match in ``text``, overlapping ones included, by start then length (longest first)."""
-        toks = _tokenize(_lower(normalize(text)), self._punctuation, self._stemmed)
-        words, n_words = toks.words, len(toks.words)
-        found: list[PhraseMatch[V]] = []
+        return self._scan(text, every=True)
+
+    def find(self, text: str) -> list[PhraseMatch[V]]:
+        """Non-overlapping matches in ``text``, leftmost-longest, in text order."""
+        return self._scan(text, every=False)
+
+    def _scan(self, text: str, *, every: bool) -> list[PhraseMatch[V]]:
+        """Matches by start, longest first: all of them, or (``every=False``) the leftmost-longest ones."""
+        low = _lower(normalize(text))
         longest, exact, prefixed = self._longest, self._exact, self._prefixed
-        for i, word in enumerate(words):
+        if not prefixed and longest.keys().isdisjoint(_words(low, self._punctuation, self._stemmed)):
+            return []
+        toks = _tokenize(low, self._punctuation, self._stemmed)
+        words, starts, ends = toks.words, toks.starts, toks.ends
+        n_words = len(words)
+        found: list[PhraseMatch[V]] = []
+        here: list[tuple[int, V]] = []  # (last token, value) of the matches starting at one token
+        taken_to = -1  # find(): where the last chosen match ends
+        candidates = range(n_words) if prefixed else [i for i, w in enumerate(words) if w in longest]
+        for i in candidates:
+            if starts[i] < taken_to:
+                continue
+            word = words[i]
             most = longest.get(word)
             if most is not None:
                 for n in range(min(most, n_words - i), 0, -1):
-                    for entry in exact.get(tuple(words[i : i + n]), ()):
+                    for entry in exact.get(words[i : i + n], ()):
                         if toks.fits(i, entry):
-                            found.append(PhraseMatch(toks.starts[i], toks.ends[i + n - 1], entry.value))
+                            here.append((i + n - 1, entry.value))
                             break
+                    if here and not every:
+                        break
             if prefixed:
                 for entry in prefixed.get(word[0], ()):
                     n = len(entry.tokens)
@@ -195,13 +230,19 @@ class PhraseIndex(Generic[V]):
                         and all(words[i + j] == entry.tokens[j] for j in range(n - 1))
                         and toks.fits(i, entry)
                     ):
-                        found.append(PhraseMatch(toks.starts[i], toks.ends[i + n - 1], entry.value))
-        found.sort(key=lambda m: (m.start, m.start - m.end))
+                        here.append((i + n - 1, entry.value))
+            if not here:
+                continue
+            if len(here) > 1:
+                here.sort(key=lambda hit: -ends[hit[0]])  # stable: an earlier phrase wins a tie
+            if every:
+                found.extend(PhraseMatch(starts[i], ends[last], value) for last, value in here)
+            else:
+                last, value = here[0]
+                found.append(PhraseMatch(starts[i], ends[last], value))
+                taken_to = ends[last]
+            here = []
         return found
-
-    def find(self, text: str) -> list[PhraseMatch[V]]:
-        """Non-overlapping matches in ``text``, leftmost-longest, in text order."""
-        return leftmost_longest(self.find_all(text))
 
     def _spellings(self, phrase: str) -> list[tuple[tuple[str, ...], tuple[int, ...], bool]]:
         """The token sequences ``phrase`` matches: as written, then with spaced words run together."""

@@ -93,10 +93,11 @@ class QueryUnderstanding:
             if brands:
                 out["exclude_brands"] = brands
 
-        named = set(self._brands.brands_in(masked)) - set(out.get("exclude_brands", ()))
+        low = masked.lower()  # both indexes fold case: one tokenization serves both
+        named = set(self._brands.brands_in(low)) - set(out.get("exclude_brands", ()))
         if len(named) == 1:
             out["brand"] = named.pop()
-        category = self._categories.category_in(masked)
+        category = self._categories.category_in(low)
         if category:
             out["category"] = category
         out["cleaned_query"] = _clean(masked) or text
