@@ -11,6 +11,7 @@ from service.copywriting.grounding import extract_claims, is_backed, product_fac
 from service.copywriting.schema import CopyVariant
 from tests.support.claim_products import power_bank
 
+
 @pytest.mark.parametrize("text", ["10000mAh of power", "高达10000毫安", "两万毫安大容量", "1万毫安时"])
 def test_invented_capacity_is_flagged(text: str) -> None:
     assert unsupported_claims(text, power_bank()) != []

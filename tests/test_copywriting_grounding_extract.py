@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from service.copywriting.grounding import extract_claims, unsupported_claims
 from tests.support.claim_products import power_bank
 
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -6,6 +6,7 @@ from service.catalog.product import Product
 from service.copywriting.grounding import product_facts, unsupported_claims
 from tests.support.claim_products import down_jacket, power_bank
 
+
 def test_counts_are_backed_by_listed_attributes() -> None:
     product = power_bank()
     assert unsupported_claims("Available in 2 colors", product) == []

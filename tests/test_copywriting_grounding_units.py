@@ -12,6 +12,7 @@ from service.copywriting.grounding import unsupported_claims
 from service.copywriting.grounding.units import count_class, key_unit, unit_of
 from tests.support.claim_products import power_bank
 
+
 @pytest.mark.parametrize(
     ("data", "copy"),
     [
@@ -93,7 +94,9 @@ def test_grams_and_kilograms_agree(grams: int) -> None:
     [("mAh", ("charge", 1)), ("MAH", ("charge", 1)), ("毫安时", ("charge", 1)), ("fl oz", ("volume", 29.5735295625)),
      ("fl-oz", ("volume", 29.5735295625)), ("g", ("mass", 1)), ("G", None), ("M", None), ("英寸", ("length", 25.4))],
 )
-def test_unit_of_is_case_sensitive_only_where_a_letter_means_two_things(text: str, unit: tuple[str, float] | None) -> None:
+def test_unit_of_is_case_sensitive_only_where_a_letter_means_two_things(
+    text: str, unit: tuple[str, float] | None
+) -> None:
     assert unit_of(text) == unit
 
 

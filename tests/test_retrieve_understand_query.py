@@ -1,4 +1,4 @@
-"""QueryUnderstanding: the readers run in order over one query and compose Understood (service.retrieve.understand.query)."""
+"""QueryUnderstanding runs the readers in order over one query and composes Understood (retrieve.understand.query)."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def stem(token: str) -> str:
 
 
 def phrase_key(phrase: str, *, stemmed: bool) -> Hashable | None:
-    """A name as shopper text compares it: the lowercased string if it holds Han, else its words (punctuation ignored)."""
+    """A name as shopper text compares it: lowercased if it holds Han, else its words (punctuation ignored)."""
     low = normalize(phrase).strip().lower()
     if not low:
         return None
@@ -155,7 +155,9 @@ class PhraseIndex(Generic[V]):
     thread-safe.
     """
 
-    def __init__(self, *, stemmed: bool = False, punctuation: Punctuation = "literal", run_together: bool = True) -> None:
+    def __init__(
+        self, *, stemmed: bool = False, punctuation: Punctuation = "literal", run_together: bool = True
+    ) -> None:
         self._stemmed = stemmed
         self._run_together = run_together
         self._punctuation: Punctuation = punctuation

@@ -173,7 +173,8 @@ def _h_money(scan: _Scan, m: re.Match[str]) -> list[Claim] | None:
         end = m.end() + off_after.end() if off_after else m.end()
         return [numeric_claim(scan.source(start, end), "amount_off", "money", value, decimals, currency=currency)]
     comp, start, end = scan.comparator(m.start(), m.end())
-    return [numeric_claim(scan.source(start, end), "money", "money", value, decimals, comparator=comp, currency=currency)]
+    text = scan.source(start, end)
+    return [numeric_claim(text, "money", "money", value, decimals, comparator=comp, currency=currency)]
 
 
 def _discount_claim(scan: _Scan, start: int, end: int, off: float) -> list[Claim]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from service.retrieve.hint_words import DEFAULT_BRAND_ALIASES
 from service.retrieve.understand.catalog_terms import BrandIndex, CategoryIndex
