@@ -52,9 +52,6 @@ class ClientError(ShopguideError):
         if code is not None:
             self.code = code
 
-    def to_dict(self) -> dict[str, object]:
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
-
 
 class InvalidRequest(ClientError):
     status = 400
@@ -140,6 +137,3 @@ class ServiceUnavailable(ShopguideError):
         self.message = message
         self.status = 504 if deadline_exceeded else 503
         self.code = "deadline_exceeded" if deadline_exceeded else "unavailable"
-
-    def to_dict(self) -> dict[str, object]:
-        return {"error": {"code": self.code, "message": self.message, "field": None}}

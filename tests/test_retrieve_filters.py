@@ -3,12 +3,16 @@ from __future__ import annotations
 import unicodedata
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.catalog.product import Product
-from service.retrieve.filters import FilterMask, passes
-from service.validate.recommend import Filters
+from service.retrieve.filters import FilterMask, merge_filters, passes
+from service.retrieve.understand import QueryUnderstanding, Understood
+from service.validate.base import parse_body
+from service.validate.recommend import Filters, RecommendRequest
+from tests.support.shop_words import BRANDS, CATEGORIES, band
 
 PRODUCTS = [
     Product(id="a", title="Down Jacket", category="Clothing/Outerwear/Down", brand="The North Face", price=279.0),
@@ -111,3 +115,80 @@ def test_mask_predicate_and_contract_agree(f: Filters) -> None:
     mask = FilterMask(PRODUCTS).mask(f)
     got = np.ones(len(PRODUCTS), dtype=bool) if mask is None else mask
     assert got.tolist() == expected
+
+
+# --- merge_filters: the client's filters and what the shopper's words said --------------------------
+
+
+@pytest.fixture(scope="module")
+def qu() -> QueryUnderstanding:
+    return QueryUnderstanding(CATEGORIES, BRANDS)
+
+
+def _request_filters(body: str) -> Filters:
+    return parse_body(RecommendRequest, body).filters
+
+
+def test_merge_fills_what_the_client_did_not_send() -> None:
+    explicit = _request_filters('{"query": "x"}')
+    understood = Understood(price_min=100, price_max=300, category="Shoes/Running", brand="Nike", in_stock=False)
+    merged = merge_filters(explicit, understood, explicit.model_fields_set)
+    assert merged.model_dump(exclude={"currency", "exclude_brands", "exclude_terms"}) == {
+        "price_min": 100, "price_max": 300, "category": "Shoes/Running", "brand": "Nike", "in_stock": False,
+    }
+
+
+def test_merge_explicit_fields_win() -> None:
+    explicit = _request_filters(
+        '{"query": "x", "filters": {"price_max": 150, "category": "Shoes", "brand": null, "in_stock": true}}'
+    )
+    understood = Understood(price_min=100, price_max=300, category="Shoes/Running", brand="Nike", in_stock=False)
+    merged = merge_filters(explicit, understood, explicit.model_fields_set)
+    assert merged.model_dump(exclude={"currency", "exclude_brands", "exclude_terms"}) == {
+        "price_min": 100, "price_max": 150, "category": "Shoes", "brand": None, "in_stock": True,
+    }
+
+
+def test_merge_drops_understood_bounds_that_contradict_explicit_ones() -> None:
+    explicit = _request_filters('{"query": "x", "filters": {"price_min": 500}}')
+    merged = merge_filters(explicit, Understood(price_min=100, price_max=300), explicit.model_fields_set)
+    assert (merged.price_min, merged.price_max) == (500, None)
+
+
+def test_merge_ignores_prices_in_another_currency() -> None:
+    explicit = _request_filters('{"query": "x"}')
+    understood = Understood(price_max=200, currency="USD", category="Shoes")
+    merged = merge_filters(explicit, understood, explicit.model_fields_set, catalog_currency="cny")
+    assert (merged.price_max, merged.category) == (None, "Shoes")
+    same = merge_filters(explicit, understood, explicit.model_fields_set, catalog_currency="USD")
+    assert same.price_max == 200
+    unknown = merge_filters(explicit, understood, explicit.model_fields_set)
+    assert unknown.price_max == 200
+
+
+def test_merge_with_parsed_query(qu: QueryUnderstanding) -> None:
+    explicit = _request_filters('{"query": "x", "filters": {"brand": "Sony"}}')
+    merged = merge_filters(explicit, qu.parse("耐克跑鞋 300元左右"), explicit.model_fields_set)
+    assert merged.model_dump(exclude={"currency", "exclude_brands", "exclude_terms"}) == {
+        **band(300), "category": "Shoes/Running", "brand": "Sony", "in_stock": True,
+    }
+
+
+def test_merge_turns_what_was_ruled_out_into_exclusions() -> None:
+    explicit = _request_filters('{"query": "x"}')
+    understood = Understood(exclude_terms=["rain jacket", "Nike"], exclude_brands=["Nike"])
+    merged = merge_filters(explicit, understood, explicit.model_fields_set)
+    assert merged.exclude_terms == ["rain jacket", "Nike"] and merged.exclude_brands == ["Nike"]
+    explicit = _request_filters('{"query": "x", "filters": {"brand": "Nike", "exclude_terms": []}}')
+    merged = merge_filters(explicit, understood, explicit.model_fields_set)
+    assert merged.brand == "Nike" and merged.exclude_brands == [] and merged.exclude_terms == []
+
+
+def test_merge_restricts_a_mixed_catalog_to_the_stated_currency() -> None:
+    explicit = _request_filters('{"query": "x"}')
+    understood = Understood(price_max=200, currency="CNY")
+    assert merge_filters(explicit, understood, explicit.model_fields_set).currency == "CNY"
+    single = merge_filters(explicit, understood, explicit.model_fields_set, catalog_currency="CNY")
+    assert single.currency is None and single.price_max == 200
+    other = merge_filters(explicit, understood, explicit.model_fields_set, catalog_currency="USD")
+    assert other.currency is None and other.price_max is None

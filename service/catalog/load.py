@@ -81,6 +81,11 @@ class Catalog:
     def get(self, product_id: str) -> Product | None:
         return self.by_id.get(product_id)
 
+    def price_currency(self) -> str | None:
+        """The one currency every priced product is in; None for a catalog with several (or no prices)."""
+        currencies = {p.currency for p in self.products if p.price is not None}
+        return currencies.pop() if len(currencies) == 1 else None
+
 
 def demo_catalog_path() -> Path:
     return Path(str(files("service.catalog").joinpath("data", DEMO_CATALOG)))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 from service.catalog.product import Product
 from service.copywriting.channels import ChannelLimits, check_length
-from service.copywriting.compliance import ComplianceRules, has_certification
+from service.copywriting.compliance import ComplianceRules, find_banned, has_certification
 from service.copywriting.grounding import ProductFacts, product_facts, unsupported_claims
 from service.copywriting.schema import CopyChecks, CopyVariant
-from service.copywriting.terms import TermMatcher, dedupe, find_banned
+from service.text.phrases import PhraseIndex
 
 
 def keyword_coverage(text: str, keywords: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -18,11 +18,15 @@ def keyword_coverage(text: str, keywords: Sequence[str]) -> tuple[list[str], lis
     A Latin keyword must start a word but may be inflected (``jacket`` covers
     ``jackets``); a Chinese keyword matches as a substring.
     """
-    covered: list[str] = []
-    missing: list[str] = []
-    for keyword in dedupe(k for k in keywords if k and k.strip()):
-        found = TermMatcher((keyword,), right_boundary=False).hits(text)
-        (covered if found else missing).append(keyword)
+    wanted = dedupe(k for k in keywords if k and k.strip())
+    index: PhraseIndex[Hashable] = PhraseIndex()
+    keys: dict[str, Hashable] = {}
+    for keyword in wanted:
+        key = keys[keyword] = index.key(f"{keyword}*")  # a prefix: inflections count
+        index.add(f"{keyword}*", key)
+    found = {m.value for m in index.find_all(text)}  # all, not leftmost-longest: "down jacket" holds "jacket"
+    covered = [k for k in wanted if keys[k] in found]
+    missing = [k for k in wanted if keys[k] not in found]
     return covered, missing
 
 
@@ -101,3 +105,8 @@ def aggregate(checks: Sequence[CopyChecks]) -> CopyChecks:
         length_ok=all(c.length_ok for c in checks),
         length_problems=[f"variant {i}: {p}" for i, c in enumerate(checks) for p in c.length_problems],
     )
+
+
+def dedupe(items: Iterable[str]) -> list[str]:
+    """``items`` without repeats, first appearance kept."""
+    return list(dict.fromkeys(items))

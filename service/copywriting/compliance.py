@@ -13,7 +13,7 @@ safety absolutes, and environmental claims (FTC Green Guides, EU Green Claims
 rules), which are allowed when the product data holds a certification (see
 :func:`has_certification`).
 
-Matching (see :mod:`service.copywriting.terms`): case-insensitive after NFKC,
+Matching (see :mod:`service.text.phrases`): case-insensitive after NFKC,
 whole words for Latin script, substrings for Chinese. Bare ``最`` is a term, so
 every 最-superlative is caught even when unlisted; words where 最 is no claim
 (``最近`` recently, ``最初``, ``最终``, ``最后`` last) are exceptions, and so are
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from service.catalog.product import Product
-from service.copywriting.terms import TermMatch, TermMatcher, dedupe, find_banned, normalize
+from service.text.phrases import PhraseIndex, leftmost_longest, normalize
 
 __all__ = [
     "COMPLIANCE_MODES",
@@ -55,7 +55,6 @@ __all__ = [
     "compliance_rules",
     "extra_terms_from_env",
     "find_banned",
-    "guess_locale",
     "has_certification",
     "parse_term_list",
     "primary_language",
@@ -149,15 +148,13 @@ _EN_CERTIFIABLE: dict[str, tuple[str, ...]] = {
 }
 
 # Evidence of a certification in product data. "certified refurbished" is no eco label.
-_CERT_MARKERS = TermMatcher(
-    (
+_CERT_MARKERS = (
         "certified", "certification", "certificate", "FSC", "OEKO-TEX", "GOTS", "Energy Star", "USDA Organic",
         "Fair Trade", "Fairtrade", "Cradle to Cradle", "bluesign", "EU Ecolabel", "GRS", "RCS", "B Corp", "BPI",
         "TÜV", "TUV", "Rainforest Alliance", "Green Seal", "EPEAT", "ECOCERT", "COSMOS", "认证", "十环",
-        "环境标志", "绿色产品", "检测报告",
-    ),
-    exceptions=("certified refurbished", "certified pre-owned", "certified used", "certified renewed"),
+    "环境标志", "绿色产品", "检测报告",
 )
+_NOT_CERTIFICATIONS = ("certified refurbished", "certified pre-owned", "certified used", "certified renewed")
 
 
 @dataclass(frozen=True)
@@ -187,15 +184,10 @@ class ComplianceRules:
     locale: str
     terms: tuple[ComplianceTerm, ...] = ()
     exceptions: tuple[str, ...] = ()
-    _matcher: TermMatcher = field(init=False, repr=False, compare=False)
-    _by_term: dict[str, ComplianceTerm] = field(init=False, repr=False, compare=False)
+    _index: PhraseIndex[ComplianceTerm | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        by_term: dict[str, ComplianceTerm] = {}
-        for t in self.terms:
-            by_term.setdefault(t.term, t)
-        object.__setattr__(self, "_by_term", by_term)
-        object.__setattr__(self, "_matcher", TermMatcher(tuple(by_term), self.exceptions))
+        object.__setattr__(self, "_index", _term_index(self.terms, self.exceptions))
 
     @classmethod
     def default(cls, locale: str) -> ComplianceRules:
@@ -232,23 +224,48 @@ class ComplianceRules:
 
     def matches(self, text: str, *, certified: bool = False, allow: Iterable[str] = ()) -> list[ComplianceHit]:
         """Every hit in ``text``; certifiable terms are skipped when ``certified``; ``allow`` as in :meth:`allowing`."""
+        norm = normalize(text)
+        found = self._index.find_all(norm)
+        allowed = [w for w in allow if w and w.strip()]
+        if allowed:  # this call's exceptions go first: they win a tie with a term written the same
+            found = _term_index((), allowed).find_all(norm) + found
         out = []
-        for m in self._matcher.matches(text, tuple(w for w in allow if w and w.strip())):
-            if m.exception:
+        for m in leftmost_longest(found):
+            term = m.value
+            if term is None or (term.needs_certification and certified):
                 continue
-            term = self._by_term[m.term]
-            if term.needs_certification and certified:
-                continue
-            out.append(_hit(term, m))
+            out.append(ComplianceHit(term.term, term.group, norm[m.start : m.end], m.start, m.end))
         return out
 
     def find(self, text: str, *, certified: bool = False, allow: Iterable[str] = ()) -> list[str]:
         """The terms found in ``text``, each once, in order of first appearance."""
-        return dedupe(h.term for h in self.matches(text, certified=certified, allow=allow))
+        return list(dict.fromkeys(h.term for h in self.matches(text, certified=certified, allow=allow)))
 
 
-def _hit(term: ComplianceTerm, m: TermMatch) -> ComplianceHit:
-    return ComplianceHit(term.term, term.group, m.found, m.start, m.end)
+def _term_index(terms: Iterable[ComplianceTerm], exceptions: Iterable[str]) -> PhraseIndex[ComplianceTerm | None]:
+    """Terms to find, and exceptions (value None) that hide the terms inside them; an exception wins a tie."""
+    index: PhraseIndex[ComplianceTerm | None] = PhraseIndex()
+    for exception in exceptions:
+        index.add(exception, None)
+    for term in terms:
+        index.add(term.term, term)
+    return index
+
+
+_CERT_INDEX = _term_index((ComplianceTerm(m, "certification") for m in _CERT_MARKERS), _NOT_CERTIFICATIONS)
+
+
+def find_banned(text: str, banned_words: Sequence[str]) -> list[str]:
+    """The request's banned words that occur in ``text``, as the request wrote them.
+
+    Case-insensitive and NFKC-normalized; whole words for Latin script, substrings
+    for Chinese; ``word*`` matches any word starting with ``word``.
+    """
+    index: PhraseIndex[str] = PhraseIndex()
+    for word in banned_words:
+        if word and word.strip():
+            index.add(word, word)
+    return list(dict.fromkeys(m.value for m in index.find(text))) if len(index) else []
 
 
 def primary_language(locale: str | None) -> str:
@@ -256,13 +273,6 @@ def primary_language(locale: str | None) -> str:
     if not locale:
         return ""
     return re.split(r"[-_]", locale.strip(), maxsplit=1)[0].lower()
-
-
-def guess_locale(text: str) -> str:
-    """``zh`` when Han characters make up at least a tenth of the letters, else ``en``."""
-    han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
-    letters = sum(1 for ch in text if ch.isalpha())
-    return "zh" if han and han * 10 >= letters else "en"
 
 
 def has_certification(product: Product) -> bool:
@@ -281,7 +291,7 @@ def has_certification(product: Product) -> bool:
             texts.append(str(value))
 
     walk(product.attributes)
-    return any(_CERT_MARKERS.hits(t) for t in texts if t)
+    return any(m.value is not None for t in texts if t for m in _CERT_INDEX.find(t))
 
 
 def parse_term_list(raw: str | None) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import re
 import zlib
 from collections.abc import Collection
 
-from service.prompt.language import HAN, HANGUL, KANA
+from service.text.script import HAN, HANGUL, KANA
 
 _LETTER = re.compile(r"[^\W\d_]")
 # zlib shrinks ordinary sentences to 60-100 % of their UTF-8 size; a text looping on one phrase

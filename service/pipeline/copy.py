@@ -37,13 +37,13 @@ from service.output.parse import parse_output
 from service.pipeline.ask import Asker, Usage
 from service.pipeline.flow import Answer, Flow, Outcome
 from service.prompt.copy import ENDPOINT, PREVIOUS_REPLY_CHARS, CopyPrompts
-from service.prompt.language import detect_language
 from service.prompt.render import PromptRenderer
 from service.provider.base import ChatRequest, Completion
 from service.provider.chain import AllProvidersFailed, ProviderChain
 from service.respond.copy import CopyAnswer, CopyResponse
 from service.respond.copy import Usage as UsageOut
 from service.settings import Settings
+from service.text.script import detect_language
 from service.validate.copy import CopyOptions, CopyRequest
 
 log = logging.getLogger(__name__)

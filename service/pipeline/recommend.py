@@ -38,7 +38,8 @@ from service.provider.base import Completion
 from service.provider.chain import AllProvidersFailed, ProviderChain
 from service.respond.recommend import RecommendResponse
 from service.retrieve.base import Candidate, Retriever
-from service.retrieve.understand import QueryUnderstanding, Understood, merge_filters
+from service.retrieve.filters import merge_filters
+from service.retrieve.understand import QueryUnderstanding, Understood
 from service.settings import Settings
 from service.validate.recommend import Filters, RecommendRequest
 

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-# Scripts, shared by the language detector, the prose check and hybrid retrieval.
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
-KANA = re.compile(r"[\u3040-\u30ff]")
-HANGUL = re.compile(r"[\uac00-\ud7af]")
+from service.text.script import detect_language
 
 LANGUAGE_NAMES = {
     "zh": "Simplified Chinese (简体中文)",
@@ -26,17 +21,6 @@ LANGUAGE_NAMES = {
 }
 
 
-def detect_language(text: str) -> str:
-    """The script-level language of ``text``: kana → ja, hangul → ko, Han → zh, otherwise en."""
-    if KANA.search(text):
-        return "ja"
-    if HANGUL.search(text):
-        return "ko"
-    if HAN.search(text):
-        return "zh"
-    return "en"
-
-
 def answer_language(query: str, requested: str | None) -> str:
     """The request's ``language`` if set (normalized), else the query's own language."""
     if requested:
@@ -50,4 +34,5 @@ def language_name(code: str) -> str:
 
 
 def is_chinese(code: str) -> bool:
+    """Whether a language *code* (not a text) is Chinese: ``zh``, ``zh-TW``, ..."""
     return code.split("-")[0] == "zh"

@@ -15,17 +15,24 @@ Semantics (every retriever honours them):
 
 Labels compare after NFKC and case folding, so full-width ``ＮＩＫＥ`` equals ``nike``. A blank
 ``category`` or ``brand`` constrains nothing.
+
+:func:`merge_filters` builds the filters a request retrieves with, from the client's filters and what
+query understanding read in the shopper's words.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from service.catalog.product import Product
 from service.validate.recommend import Filters
+
+if TYPE_CHECKING:
+    from service.retrieve.understand import Understood
 
 
 def fold(label: str) -> str:
@@ -135,3 +142,48 @@ class FilterMask:
 def _frozen(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
+
+
+def merge_filters(
+    explicit: Filters,
+    understood: Understood,
+    explicit_fields: set[str] | frozenset[str],
+    *,
+    catalog_currency: str | None = None,
+) -> Filters:
+    """The filters to retrieve with: fields the client sent win; the shopper's words fill the others.
+
+    ``explicit_fields`` is ``filters.model_fields_set`` of the request. ``catalog_currency`` is the one
+    currency of a single-currency catalog (None for a mixed one). Understood price bounds are not used
+    when they are in another currency than a single-currency catalog's (there is no conversion), nor when
+    they contradict an explicit bound; in a mixed catalog, a bound stated in a currency also restricts the
+    answer to products priced in it. What the shopper ruled out becomes ``exclude_terms`` and
+    ``exclude_brands``; cheap/premium stay preferences, not filters.
+    """
+    data = explicit.model_dump()
+    currency_ok = not (
+        catalog_currency and understood.currency and understood.currency != catalog_currency.strip().upper()
+    )
+    if currency_ok:
+        taken = []
+        for name in ("price_min", "price_max"):
+            value = getattr(understood, name)
+            if name not in explicit_fields and value is not None:
+                data[name] = value
+                taken.append(name)
+        if data["price_min"] is not None and data["price_max"] is not None and data["price_min"] > data["price_max"]:
+            for name in taken:
+                data[name] = getattr(explicit, name)
+            taken = []
+        if taken and understood.currency and not catalog_currency and "currency" not in explicit_fields:
+            data["currency"] = understood.currency
+    for name in ("category", "brand", "in_stock"):
+        value = getattr(understood, name)
+        if name not in explicit_fields and value is not None:
+            data[name] = value
+    for name in ("exclude_terms", "exclude_brands"):
+        if name not in explicit_fields and getattr(understood, name):
+            data[name] = list(getattr(understood, name))
+    if data["brand"] and "brand" in explicit_fields:  # the client's brand wins over a brand the words ruled out
+        data["exclude_brands"] = [b for b in data["exclude_brands"] if b.casefold() != data["brand"].casefold()]
+    return Filters.model_validate(data)

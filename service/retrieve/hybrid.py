@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from service.prompt.language import HAN
+from service.text.script import HAN
 from service.retrieve.base import Candidate
 from service.retrieve.dense import DenseIndex
 from service.retrieve.lexical import LexicalIndex, top_positions

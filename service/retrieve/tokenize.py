@@ -17,11 +17,12 @@ import jieba
 import Stemmer
 
 from service.retrieve.stopwords import CHINESE_STOPWORDS, ECOMMERCE_WORDS, ENGLISH_STOPWORDS
+from service.text.script import HAN_CHARS
 
 # Bump when the analysis changes in a way the word lists do not capture: persisted indexes key on it.
 ANALYZER_VERSION = "1"
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+_CJK = HAN_CHARS
 # A run of Han characters (segmented by jieba), a run of letters of any other script
 # (apostrophes inside kept so the stemmer can strip possessives), or a number (decimals kept).
 _TOKEN_RE = re.compile(rf"(?P<han>[{_CJK}]+)|(?P<word>[^\W\d_{_CJK}]+(?:'[^\W\d_{_CJK}]+)*)|(?P<num>\d+(?:\.\d+)?)")
