@@ -25,7 +25,9 @@ run: $(STAMP)
 	$(BIN)/shopguide serve
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	# Three workers on two cores: many tests wait on subprocesses, sockets and timeouts (measured: 10m49s
+	# for the whole suite with -n 3, 14m07s serially; docs/benchmarks.md). PYTEST_WORKERS=0 runs it serially.
+	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-3}
 
 
 clean:

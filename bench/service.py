@@ -16,7 +16,9 @@ Reported per client count:
 - cache miss: every request is a new query, so each one waits for the upstream;
   overhead = latency - fixed upstream delay (a constant shift, so percentiles subtract);
 - cache hit: requests cycle through queries answered beforehand.
-Results go to ``bench/results/service.json``; a markdown table is printed.
+- default chain (issue 17): ``openai,local`` with ``shopguide serve``'s supervised model server, each
+  figure also given as a ratio to the hosted-only chain and the floor, in the same run.
+Results go to ``bench/results/service.json``; markdown tables are printed.
 """
 
 from __future__ import annotations
@@ -65,12 +67,15 @@ def start_upstream(latency: float) -> tuple[subprocess.Popen, str]:
     return proc, line.split(" ", 1)[1]
 
 
-def start_service(base_url: str, port: int, prefix: str, workers: int | None, threads: int) -> subprocess.Popen:
+def start_service(
+    base_url: str, port: int, prefix: str, workers: int | None, threads: int, providers: str = "openai"
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "OPENAI_BASE_URL": base_url,
         "OPENAI_API_KEY": "sk-bench",
-        "SHOPGUIDE_PROVIDERS": "openai",
+        "SHOPGUIDE_PROVIDERS": providers,
+        "SHOPGUIDE_LOCAL_PORT": str(free_port()),  # the default chain's model server (a supervised child)
         "REDIS_URL": REDIS_URL,
         "SHOPGUIDE_CACHE_PREFIX": prefix,
         **({"SHOPGUIDE_WORKERS": str(workers)} if workers else {}),
@@ -78,7 +83,7 @@ def start_service(base_url: str, port: int, prefix: str, workers: int | None, th
         "SHOPGUIDE_LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT, env=env)
-    return wait_until_answering(proc, urllib.request.Request(f"http://127.0.0.1:{port}/readyz"), "shopguide", 120)
+    return wait_until_answering(proc, urllib.request.Request(f"http://127.0.0.1:{port}/readyz"), "shopguide", 300)
 
 
 def start_floor(base_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
@@ -145,6 +150,10 @@ def main(argv: list[str] | None = None) -> None:
     service = start_service(base_url, port, prefix, args.workers, args.threads)
     workers = args.workers or default_workers(load_settings(providers="openai", redis_url=REDIS_URL))
     floor = start_floor(base_url, floor_port, workers, args.threads)
+    # issue 17 §4: the default chain (openai,local: `shopguide serve` starts the model server beside its
+    # workers), measured in the same run; its figures are reported as ratios to the hosted-only chain and the floor.
+    default_port = free_port()
+    default = start_service(base_url, default_port, prefix + "-d", args.workers, args.threads, "openai,local")
     fixed_ms = args.latency * 1000
     rows = []
     try:
@@ -157,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             up = wrk(base_url.removesuffix("/v1") + "/v1/chat/completions", WRK / "upstream.lua", c, seconds)
             bare = wrk(f"http://127.0.0.1:{floor_port}", WRK / "recommend.lua", c, seconds, "miss", f"f{c}")
             miss = wrk(url, WRK / "recommend.lua", c, seconds, "miss", f"r{c}")
+            chain = wrk(f"http://127.0.0.1:{default_port}", WRK / "recommend.lua", c, seconds, "miss", f"d{c}")
             rows.append(
                 {
                     "clients": c,
@@ -170,6 +180,10 @@ def main(argv: list[str] | None = None) -> None:
                     "miss_overhead_p99_ms": miss["p99_us"] / 1000 - fixed_ms,
                     "miss_rps": miss["rps"],
                     "miss_errors": miss["errors"],
+                    "default_chain_overhead_p50_ms": chain["p50_us"] / 1000 - fixed_ms,
+                    "default_chain_overhead_p99_ms": chain["p99_us"] / 1000 - fixed_ms,
+                    "default_chain_rps": chain["rps"],
+                    "default_chain_errors": chain["errors"],
                     "ideal_rps": c / args.latency,
                 }
             )
@@ -180,10 +194,12 @@ def main(argv: list[str] | None = None) -> None:
                        hit_errors=hit["errors"])
     finally:
         service.terminate()
+        default.terminate()
         floor.terminate()
         upstream.terminate()
         floor.wait(timeout=60)
         service.wait(timeout=60)
+        default.wait(timeout=60)
         upstream.wait(timeout=10)
         client = redis.Redis.from_url(REDIS_URL)
         for key in client.scan_iter(f"{prefix}*"):
@@ -203,6 +219,18 @@ def main(argv: list[str] | None = None) -> None:
             f"| {r['floor_overhead_p50_ms']:.2f} / {r['floor_overhead_p99_ms']:.2f} ({r['floor_rps']:.0f}) "
             f"| {r['miss_overhead_p50_ms']:.2f} | {r['miss_overhead_p99_ms']:.2f} | {r['miss_rps']:.0f} ({r['ideal_rps']:.0f}) "
             f"| {r['hit_p50_ms']:.2f} | {r['hit_p99_ms']:.2f} | {r['hit_rps']:.0f} | {r['miss_errors'] + r['hit_errors']} |"
+        )
+    print("\nAgainst the floors (issue 17 §4 targets in brackets), same run:\n")
+    print("| clients | default chain / hosted-only miss req/s [≥ 0.90 at 64] | hosted-only / floor req/s [≥ 0.90 at 64] "
+          "| hosted-only − floor p50 ms [≤ 3 at 1] | hosted-only − floor p99 ms [≤ 10 at 1] | default chain − floor p50 / p99 ms | default chain errors |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['clients']} | {r['default_chain_rps'] / r['miss_rps']:.2f} | {r['miss_rps'] / r['floor_rps']:.2f} "
+            f"| {r['miss_overhead_p50_ms'] - r['floor_overhead_p50_ms']:.2f} "
+            f"| {r['miss_overhead_p99_ms'] - r['floor_overhead_p99_ms']:.2f} "
+            f"| {r['default_chain_overhead_p50_ms'] - r['floor_overhead_p50_ms']:.2f} / "
+            f"{r['default_chain_overhead_p99_ms'] - r['floor_overhead_p99_ms']:.2f} | {r['default_chain_errors']} |"
         )
 
 

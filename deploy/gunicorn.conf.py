@@ -6,9 +6,11 @@ Prometheus multi-process mode is set up here, in the master, before workers fork
 """
 
 from service.ops.gunicorn import ensure_port_free, gunicorn_options, metrics_hooks, prepare_metrics_dir
+from service.ops.logs import configure_logging
 from service.settings import load_settings
 
 _settings = load_settings()
+configure_logging(_settings)  # the master's own lines; gunicorn's follow through logconfig_dict
 _metrics_dir, _temporary = prepare_metrics_dir(_settings)
 _hooks = metrics_hooks(_metrics_dir, _temporary)
 

@@ -17,6 +17,7 @@
     │   │   ├── RateLimited         429; carries retry_after
     │   │   └── UpstreamTimeout
     │   ├── ProviderUnavailable     not configured, breaker open, queue full: skip to the next provider
+    │   │   └── ExpectedTooSlow     its measured latency cannot fit the time left: skipped at once
     │   └── InvalidOutput           the answer did not match the output contract
     └── ServiceUnavailable          nothing could answer: 503 (or 504 when the deadline passed)
 
@@ -125,6 +126,10 @@ class ProviderUnavailable(ProviderError):
     """The provider is not usable right now (not configured, breaker open, queue full, deadline too short)."""
 
 
+class ExpectedTooSlow(ProviderUnavailable):
+    """Skipped: the provider's measured latency cannot fit the time the request has left (issue 14 item 8)."""
+
+
 class InvalidOutput(ProviderError):
     """The provider answered, but not in the output contract (after repair and re-ask)."""
 
@@ -132,8 +137,9 @@ class InvalidOutput(ProviderError):
 class ServiceUnavailable(ShopguideError):
     """Nothing could answer the request. 503, or 504 when the deadline passed."""
 
-    def __init__(self, message: str, *, deadline_exceeded: bool = False) -> None:
+    def __init__(self, message: str, *, deadline_exceeded: bool = False, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after  # seconds, sent as Retry-After
         self.status = 504 if deadline_exceeded else 503
         self.code = "deadline_exceeded" if deadline_exceeded else "unavailable"

@@ -12,10 +12,13 @@ types, a JSON object, a term list), so each rule and its message is written once
 
 from __future__ import annotations
 
+import difflib
+import functools
 import ipaddress
+import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -46,16 +49,19 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from service.catalog.columns import parse_column_map
 from service.copywriting.compliance import parse_term_list
 from service.errors import ConfigError
 
+_log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-SCOPES = ("recommend", "copy", "ops")
-PRIVACY_MASKS = ("email", "phone", "card")
+PRIVACY_MASKS = ("email", "phone", "card", "id")  # id: Chinese resident identity card numbers (issue 13 item 11)
+SCOPES = ("recommend", "copy", "ops", "events:write", "users:admin")  # the last two: issue 12 (shopper events)
 RATE_LIMIT_OFF = ("off", "none", "0")
+SCOPE_DEFAULT_LIMITS = {"events:write": "6000/minute"}  # issue 12: 100 batches a second per key
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+\-]{0,255}$")
 _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -124,10 +130,19 @@ def _url(adapter: TypeAdapter[Any], message: str, check: Callable[[Any], str | N
 
 
 HttpUrlText = _url(TypeAdapter(HttpUrl), "must be an http:// or https:// URL")
+
+
+def _redis_url_problem(url: AnyUrl) -> str | None:
+    # issue 14 (i14-deploy): every Redis user (cache, RQ, limits, single-flight) takes these three forms.
+    if url.scheme != "unix":
+        return None if url.host else "no host"
+    if url.host or not url.path or url.path == "/":
+        return "no socket path: write unix:///absolute/path/redis.sock?db=0"
+    return None
 RedisUrlText = _url(
     TypeAdapter(Annotated[AnyUrl, UrlConstraints(allowed_schemes=["redis", "rediss", "unix"])]),
     "must be a redis://, rediss:// or unix:// URL",
-    lambda url: "no host" if url.scheme != "unix" and not url.host else None,
+    lambda url: _redis_url_problem(url),
 )
 
 
@@ -170,6 +185,10 @@ def _is_host(value: str) -> bool:
 HostName = Annotated[str, _check(_is_host, "not an IP address or host name")]
 
 
+def _column_map(value: object) -> object:
+    return parse_column_map(value) if isinstance(value, (str, dict)) else value
+
+
 def _term_list(value: object) -> object:
     return parse_term_list(value) if isinstance(value, str) else value
 
@@ -199,6 +218,8 @@ class ExtraProvider(BaseModel):
     response_format: Literal["json_schema", "json_object", "text"] = "json_schema"
     timeout_s: float = Field(10.0, gt=0, le=600)
     reserve_s: float = Field(0.0, ge=0, le=600, description="Deadline kept back for this provider by earlier ones.")
+    # issue 17: a small model behind this server (vLLM with a 1.5B model, say) answers the compact prompt better
+    prompt_style: Literal["full", "compact"] = Field("full", description="The prompt form this provider is sent.")
 
 
 class ApiKeyEntry(BaseModel):
@@ -224,7 +245,7 @@ def parse_api_keys(value: str) -> tuple[ApiKeyEntry, ...]:
     for position, raw in enumerate((part.strip() for part in value.split(",")), start=1):
         if not raw:
             continue
-        pieces = raw.split(":")
+        pieces = raw.split(":", 2)  # scopes may hold a colon themselves (events:write)
         if len(pieces) != 3:
             raise ValueError(f"entry {position} must be name:sha256:scopes")
         name, digest, scopes = (piece.strip() for piece in pieces)
@@ -242,6 +263,53 @@ def parse_api_keys(value: str) -> tuple[ApiKeyEntry, ...]:
     return tuple(entries)
 
 
+class PublishableKeyEntry(BaseModel):
+    """A publishable key (issue 14 item 13): safe in a storefront page, because it can only call /v1/recommend,
+    only from its listed origins (the browser's Origin header), and is rate-limited per client IP as well as
+    per key. Stored as SHA-256 like secret keys."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    sha256: str
+    origins: tuple[str, ...]
+
+    def entry(self) -> str:
+        """The ``SHOPGUIDE_PUBLISHABLE_KEYS`` form: ``name:sha256:origin|origin``."""
+        return f"{self.name}:{self.sha256}:{'|'.join(self.origins)}"
+
+
+def parse_publishable_keys(value: str) -> tuple[PublishableKeyEntry, ...]:
+    """``name:sha256hex:https://shop.example|https://www.shop.example,...`` -> entries.
+
+    :raises ValueError: naming the bad entry by position and name.
+    """
+    entries: list[PublishableKeyEntry] = []
+    for position, raw in enumerate((part.strip() for part in value.split(",")), start=1):
+        if not raw:
+            continue
+        name, sep, rest = raw.partition(":")
+        digest, sep2, origins_text = rest.partition(":")
+        if not sep or not sep2:
+            raise ValueError(f"entry {position} must be name:sha256:origin|origin")
+        name, digest = name.strip(), digest.strip().lower()
+        if not _KEY_NAME.match(name):
+            raise ValueError(f"entry {position}: name must be 1-64 of A-Z a-z 0-9 _ . -")
+        if not _SHA256_HEX.match(digest):
+            raise ValueError(f"entry {position} ({name}): the hash must be 64 hex characters (sha256 of the key)")
+        origins = tuple(o.strip().rstrip("/") for o in origins_text.split("|") if o.strip())
+        bad = [o for o in origins if not _ORIGIN.match(o)]
+        if not origins or bad:
+            raise ValueError(
+                f"entry {position} ({name}): list the origins it may be used from, like https://shop.example "
+                f"(| between several){'; not an origin: ' + ', '.join(bad) if bad else ''}"
+            )
+        if any(e.name == name for e in entries):
+            raise ValueError(f"entry {position}: duplicate name {name}")
+        entries.append(PublishableKeyEntry(name=name, sha256=digest, origins=origins))
+    return tuple(entries)
+
+
 def _check_rate_limit(value: str) -> str:
     value = value.strip()
     if value.lower() in RATE_LIMIT_OFF:
@@ -254,7 +322,17 @@ def _check_rate_limit(value: str) -> str:
 
 
 RateLimit = Annotated[str, AfterValidator(_check_rate_limit)]
-Scope = Literal["recommend", "copy", "ops"]
+Scope = Literal["recommend", "copy", "ops", "events:write", "users:admin"]
+
+
+_DATABASE_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://", "sqlite:///")
+DatabaseUrlText = Annotated[
+    str,
+    _check(
+        lambda v: v.strip().lower().startswith(_DATABASE_SCHEMES) and len(v.strip()) > len("sqlite:///"),
+        "not a database URL (use postgresql://user:password@host:5432/db, or sqlite:///path/to/file.db)",
+    ),
+]
 
 
 def _env(name: str) -> AliasChoices:
@@ -300,9 +378,26 @@ class Settings(BaseSettings):
         None, description="Product catalog (JSONL or CSV); unset = embedded demo catalog."
     )
     catalog_strict: bool = Field(False, description="Refuse a catalog with any bad row instead of skipping it.")
+    # issue 14 item 6: other shops' column names (a Shopify export is recognised without it)
+    catalog_columns: Annotated[dict[str, str], NoDecode, BeforeValidator(_column_map)] = Field(
+        {},
+        description="Catalog columns to read as product fields, COLUMN=field comma-separated or a JSON object "
+        "(e.g. Product Name=title,SKU=id); a Shopify product export is read without it.",
+        json_schema_extra={"doc_type": "column map"},
+    )
+    # -- issue 14 (i14-deploy): one writable data directory; everything else may be read-only ---------
+    data_dir: UsableDir = Field(
+        Path.home() / ".cache" / "shopguide",
+        description="Writable directory for what the service keeps: retrieval indexes (index/), the local-model "
+        "cache (models/), gunicorn's control socket (run/), the embedded SQLite database of approved copy "
+        "(without DATABASE_URL); the container images use /var/lib/shopguide, a volume.",
+        json_schema_extra={"doc_default": "~/.cache/shopguide"},
+    )
     index_dir: UsableDir = Field(
-        Path.home() / ".cache" / "shopguide" / "index",
-        description="Where retrieval indexes are persisted, keyed by the catalog's content hash.",
+        default_factory=lambda data: data["data_dir"] / "index",
+        description="Where retrieval indexes are persisted, keyed by the catalog's content hash (unset: "
+        "SHOPGUIDE_DATA_DIR/index).",
+        json_schema_extra={"doc_default": "$SHOPGUIDE_DATA_DIR/index"},
     )
     candidates: int = Field(20, ge=1, le=200, description="Candidates retrieval hands to the model.")
     retrieval_memo: int = Field(
@@ -367,7 +462,7 @@ class Settings(BaseSettings):
     degraded_answers: bool = Field(
         True, description="When every provider fails, answer from retrieval (degraded) instead of 503/504."
     )
-    extra_providers: dict[str, ExtraProvider] = Field(
+    extra_providers: Annotated[dict[str, ExtraProvider], NoDecode, JsonObject] = Field(
         {},
         description="More OpenAI-compatible providers by name, as JSON, to list in SHOPGUIDE_PROVIDERS: "
         '{"vllm": {"base_url": "http://vllm:8000/v1", "model": "Qwen/Qwen2.5-7B-Instruct"}}; '
@@ -393,6 +488,19 @@ class Settings(BaseSettings):
         description="Provider chain, comma-separated (openai, local, or names from SHOPGUIDE_EXTRA_PROVIDERS). "
         "Default: openai,local when an API key or base URL is set, else local.",
     )
+    # issue 14 item 8: skip a provider whose measured latency cannot fit the time a request has left
+    latency_skip: bool = Field(
+        True,
+        description="Skip a provider at once when its measured latency (a moving average per provider and worker) "
+        "cannot fit the time the request has left, instead of calling it into a timeout.",
+    )
+    latency_probe_s: float = Field(
+        300.0,
+        ge=0,
+        le=86400,
+        description="How often a provider skipped for slow answers gets one call anyway, to measure it again "
+        "(0: never); after a timeout it is SHOPGUIDE_BREAKER_COOLDOWN_S.",
+    )
 
     # -- cache -------------------------------------------------------------------------
     redis_url: Unset(RedisUrlText) = Field(
@@ -406,6 +514,18 @@ class Settings(BaseSettings):
     cache_prefix: Annotated[
         str, _check(lambda v: bool(re.fullmatch(r"[A-Za-z0-9_.:\-]{1,64}", v)), "1-64 of A-Z a-z 0-9 _ . : -")
     ] = Field("shopguide", description="Key prefix for everything stored in Redis.")
+
+    # -- conversations (issue 15: /v1/chat) ---------------------------------------------------
+    session_ttl_s: int = Field(
+        1800, ge=1, le=30 * 86400, description="A conversation is forgotten after this many seconds without a turn."
+    )
+    session_max: int = Field(10000, ge=1, description="Conversations kept in-process when REDIS_URL is unset (LRU).")
+    chat_history_turns: int = Field(
+        6, ge=0, le=50, description="Most recent messages of a conversation sent to the model with each turn."
+    )
+    chat_context_tokens: int = Field(
+        400, ge=0, le=8000, description="Upper bound (estimated) on the tokens of those messages per turn."
+    )
 
     # -- local model --------------------------------------------------------------------
     local_model: Annotated[
@@ -423,8 +543,10 @@ class Settings(BaseSettings):
         "fallback does not load it inside a request's deadline (0: load it on first use).",
     )
     local_cache_dir: UsableDir = Field(
-        Path.home() / ".cache" / "shopguide" / "models",
-        description="Where a .gguf local model is converted once to safetensors, keyed by the file's SHA-256.",
+        default_factory=lambda data: data["data_dir"] / "models",
+        description="Where a .gguf local model is converted once to safetensors, keyed by the file's SHA-256 "
+        "(unset: SHOPGUIDE_DATA_DIR/models; the full image bakes the converted model into /opt/shopguide/models).",
+        json_schema_extra={"doc_default": "$SHOPGUIDE_DATA_DIR/models"},
     )
     local_batch_size: int = Field(
         4, ge=1, le=64, description="Most waiting requests the local model generates as one batch."
@@ -442,7 +564,7 @@ class Settings(BaseSettings):
         240, ge=8, le=10000, description="maxLength given to output-schema strings that have none (local model only)."
     )
     local_max_string_tokens: int = Field(
-        64,
+        24,
         ge=0,
         le=4096,
         description="Tokens after which the local model must close the string it is writing (0: no cap); "
@@ -452,7 +574,11 @@ class Settings(BaseSettings):
         "llguidance", description="Constrained-decoding library of the local model (none: unconstrained)."
     )
     local_threads: Unset(int) = Field(
-        None, ge=1, le=256, description="torch CPU threads for the local model (unset: torch's default)."
+        None,
+        ge=1,
+        le=256,
+        description="torch CPU threads for the local model (unset: 1 for a model under 300M parameters on a CPU, "
+        "whose tokens are too small to share between threads; torch's default otherwise).",
     )
     local_candidates: int = Field(
         6, ge=1, le=50, description="Candidates the local model sees (the top of retrieval; a compact prompt)."
@@ -461,6 +587,38 @@ class Settings(BaseSettings):
         3, ge=1, le=20, description="Most products the local model picks and explains; the rest fill from retrieval."
     )
     local_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of the local model.")
+    # -- issue 17: the local model as a server of its own (`shopguide local serve`) ----------------
+    local_url: Unset(HttpUrlText) = Field(
+        None,
+        description="A running model server for `local` (`shopguide local serve` elsewhere: another container, a GPU "
+        "node). Unset: `shopguide serve` starts one as a supervised child process; other commands load it in process.",
+    )
+    local_host: HostName = Field("127.0.0.1", description="Bind address of `shopguide local serve`.")
+    local_port: int = Field(8002, ge=1, le=65535, description="Port of `shopguide local serve` (and of the supervised child).")
+    local_supervise: bool = Field(
+        True, description="`shopguide serve` starts the model server as a child process when `local` is in the chain and "
+        "SHOPGUIDE_LOCAL_URL is unset (0: load the model in every web worker, as before)."
+    )
+    local_start_timeout_s: float = Field(
+        300.0, gt=0, le=3600, description="How long `shopguide serve` waits for its model server to load and warm up."
+    )
+    local_request_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="Longest a model-server request may wait and generate (a client's own "
+        "X-Request-Timeout header can shorten it)."
+    )
+    local_prompt_style: Literal["compact", "full"] = Field(
+        "compact", description="The prompt the local model is sent: compact (fewer candidates, terse facts) or full."
+    )
+    local_omp_wait_policy: Literal["passive", "active"] = Field(
+        "passive",
+        description="OpenMP wait policy of `shopguide local serve` (OMP_WAIT_POLICY): passive threads sleep between "
+        "parallel regions instead of spinning; on a shared 2-core machine 2 spinning threads were 10x slower per token.",
+    )
+    local_quantize: Literal["auto", "none", "int8"] = Field(
+        "auto",
+        description="int8: dynamic int8 quantization of the model's linear layers (CPU, float32 only); auto: int8 "
+        "when the model runs float32 on a CPU, none on a GPU.",
+    )
 
     # -- marketing copy -------------------------------------------------------------------
     copy_compliance: Literal["default", "off"] = Field(
@@ -489,6 +647,21 @@ class Settings(BaseSettings):
         20, ge=1, le=1000, description="Products per queued chunk of a copy job (the unit a worker takes and retries)."
     )
 
+    # -- studio, database, copy-job limits (issue 16; issue 13 item 9) ------------------------
+    database_url: Unset(DatabaseUrlText) = Field(
+        None,
+        validation_alias=_env("DATABASE_URL"),
+        description="PostgreSQL for approved copy and reviews (postgresql://user:pass@host/db); "
+        "unset = SQLite in SHOPGUIDE_DATA_DIR.",
+    )
+    db_migrate: bool = Field(True, description="Run database migrations at start-up (else: `shopguide db upgrade`).")
+    copy_jobs_per_key: int = Field(
+        10, ge=1, le=10_000, description="Unfinished copy jobs one API key may have at once (429 past it)."
+    )
+    copy_job_products_per_key: int = Field(
+        100_000, ge=1, le=10_000_000, description="Products one API key may have waiting in unfinished copy jobs (429 past it)."
+    )
+
     # -- service -------------------------------------------------------------------------
     host: HostName = Field("127.0.0.1", description="Bind address of `shopguide serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `shopguide serve`.")
@@ -498,8 +671,42 @@ class Settings(BaseSettings):
     )
     threads: int = Field(32, ge=1, le=512, description="Threads per gunicorn worker (requests in flight per worker).")
     graceful_timeout_s: int = Field(30, ge=1, le=600, description="How long SIGTERM waits for in-flight requests.")
+    worker_port: Unset(int) = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port of `shopguide worker`'s health and metrics server (/healthz, /metrics) on SHOPGUIDE_HOST; "
+        "unset = none (issue 14).",
+    )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    # -- issue 13: faults and hostile clients (i13-faults) ---------------------------
+    request_read_timeout_s: float = Field(
+        5.0, gt=0, le=300,
+        description="A connection must deliver its whole request (headers and body) this soon after its first byte, "
+        "else 408 and closed; no worker thread waits on a slow client meanwhile.",
+    )
+    redis_timeout_s: float = Field(
+        0.05, gt=0, le=30,
+        description="Socket timeout of each Redis call on the request path (cache, single-flight, breakers, "
+        "rate limits, job API), seconds: a hung Redis costs a request this, not seconds.",
+    )
+    redis_breaker_failures: int = Field(
+        3, ge=1, le=1000, description="Consecutive Redis failures after which the request path skips Redis."
+    )
+    redis_breaker_cooldown_s: float = Field(
+        5.0, gt=0, le=3600, description="How long the request path skips Redis before one trial call."
+    )
+    invalid_answer_window: int = Field(
+        50, ge=5, le=10000, description="Recent answers per provider over which its invalid-answer share is measured."
+    )
+    invalid_answer_ratio: float = Field(
+        0.5, gt=0, le=1,
+        description="A provider whose recent answers are invalid above this share is reported unhealthy in /readyz.",
+    )
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"],
+        BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+    ] = Field("INFO", description="Log level (any case: debug, INFO, ...).")
     log_format: Literal["json", "text"] = Field("json", description="json: one JSON object per line; text: for humans.")
     log_prompts: bool = Field(
         False, description="Log the shopper's full text. Off by default: logs hold its length and a hash."
@@ -508,12 +715,15 @@ class Settings(BaseSettings):
     # -- access control ------------------------------------------------------------------
     api_keys: Annotated[tuple[ApiKeyEntry, ...], NoDecode] = Field(
         (),
-        description="API keys, comma-separated name:sha256-of-key:scopes (scopes recommend, copy, ops joined by +); "
+        description="API keys, comma-separated name:sha256-of-key:scopes (scopes recommend, copy, ops, events:write, "
+        "users:admin joined by +); "
         "make one with `shopguide keys new`. Unset = open mode (no auth).",
         json_schema_extra={"secret": True},
     )
     rate_limit: RateLimit = Field(
-        "600/minute", description="Requests per API key and scope (open mode has no limits); off disables."
+        "600/minute",
+        description="Requests per API key and scope (open mode has no limits); off disables. Unset, events:write "
+        "gets 6000/minute (batches from an event tracker).",
     )
     rate_limit_scopes: Annotated[dict[Scope, RateLimit], NoDecode, JsonObject] = Field(
         {}, description='Per-scope overrides of SHOPGUIDE_RATE_LIMIT as JSON, e.g. {"ops": "60/minute"}.'
@@ -526,6 +736,26 @@ class Settings(BaseSettings):
         description="Where request counts live. auto: Redis when REDIS_URL is set (one budget across workers and "
         "pods, one round trip per request), else memory (per worker process, microseconds).",
     )
+    # issue 14 item 13: publishable keys for storefront pages
+    publishable_keys: Annotated[tuple[PublishableKeyEntry, ...], NoDecode] = Field(
+        (),
+        description="Publishable keys for storefront pages, comma-separated name:sha256-of-key:origin|origin; each "
+        "may only call /v1/recommend, only from its origins (CORS is allowed for them), rate-limited per client IP "
+        "and per key. Make one with `shopguide keys new NAME --publishable --origins https://shop.example`.",
+    )
+    publishable_rate_limit: RateLimit = Field(
+        "3000/minute", description="Requests per publishable key, all its shoppers together; off disables."
+    )
+    publishable_ip_rate_limit: RateLimit = Field(
+        "30/minute;600/hour", description="Requests per client IP address and publishable key; off disables."
+    )
+    trusted_proxies: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="Reverse proxies in front of the service that append to X-Forwarded-For; the client IP of the "
+        "per-IP limit is the address that many hops from the right (0: the connection's address).",
+    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Origins allowed to call the API from a browser, comma-separated (e.g. https://shop.example); unset = no CORS."
     )
@@ -533,8 +763,8 @@ class Settings(BaseSettings):
     # -- privacy -------------------------------------------------------------------------
     privacy_mask: Annotated[frozenset[str], NoDecode] = Field(
         frozenset(PRIVACY_MASKS),
-        description="What is masked in shopper text before it reaches a model: some of email,phone,card, or none.",
-        json_schema_extra={"doc_default": "email,phone,card"},
+        description="What is masked in shopper text before it reaches a model: some of email,phone,card,id, or none.",
+        json_schema_extra={"doc_default": "email,phone,card,id"},
     )
     user_id_salt: Annotated[
         Unset(SecretStr), _secret_check(lambda v: len(v) >= 16, "must be at least 16 characters")
@@ -543,6 +773,46 @@ class Settings(BaseSettings):
         description="Key of the HMAC-SHA256 that hashes user ids before they leave the service (16+ chars); "
         "unset = user ids are never sent.",
         json_schema_extra={"secret": True},
+    )
+
+    # -- shopper events and personalization (issue 12) ----------------------------------
+    events_stream_max_len: int = Field(
+        1_000_000, ge=1000, description="Most events the Redis event stream keeps (older ones are trimmed)."
+    )
+    events_stream_max_age_days: float = Field(
+        90.0, ge=0, le=3650, description="Events older than this (by arrival) leave the stream; 0 keeps them all."
+    )
+    events_history_max: int = Field(
+        200, ge=1, le=10_000, description="Most recent events kept per shopper for personalization."
+    )
+    events_history_ttl_days: float = Field(
+        180.0, gt=0, le=3650, description="A shopper's history, impressions and dedup ids expire after this many "
+        "days without an event."
+    )
+    events_dedup_max: int = Field(
+        10_000, ge=100, le=1_000_000, description="Most event_ids remembered per shopper to drop retried events."
+    )
+    events_max_body_bytes: int = Field(
+        1024 * 1024, ge=64 * 1024, description="Largest accepted POST /v1/events body (a batch of up to 1000 events)."
+    )
+    events_max_future_s: int = Field(
+        3600, ge=0, description="How far ahead of the server's clock an event's timestamp may be (clock skew)."
+    )
+    impressions_max: int = Field(
+        100, ge=1, le=10_000, description="Most recent /v1/recommend answers kept per shopper as impressions."
+    )
+    personalize_pool: int = Field(
+        40, ge=1, le=1000, description="Retrieval candidates re-ranked by a shopper's affinity before the top "
+        "SHOPGUIDE_CANDIDATES go to the model."
+    )
+    personalize_weight: float = Field(
+        1.0, ge=0, le=100, description="Weight of affinity against retrieval relevance when re-ranking (0: off)."
+    )
+    personalize_history: int = Field(
+        50, ge=1, le=10_000, description="Most recent events of a shopper that personalization reads."
+    )
+    personalize_prompt_history: int = Field(
+        5, ge=0, le=50, description="Most history product titles the prompt shows (never ids)."
     )
 
     # -- metrics -------------------------------------------------------------------------
@@ -558,11 +828,27 @@ class Settings(BaseSettings):
         "directory per server start.",
     )
 
+    # -- personalization model (issue 12, i12-model) ---------------------------------------
+    personalize_log: Unset(ExistingFile("interaction log")) = Field(
+        None,
+        description="A shop's historical interaction log (JSONL or CSV: user_id, product_id, timestamp, type, value) "
+        "the recommender learns from when no event store feeds it; `shopguide personalize build` builds it ahead.",
+    )
+    personalize_rebuild_events: int = Field(
+        5000,
+        ge=0,
+        description="Accepted events after which a worker rebuilds the item-to-item model from the event log in "
+        "the background (0 = never; a shopper's own events count at once, through their history).",
+    )
+    personalize_rebuild_min_s: float = Field(
+        300.0, ge=1.0, description="Least seconds between two background rebuilds of the personalization model."
+    )
+
     # -- evaluation ----------------------------------------------------------------------
     datasets_dir: Unset(ExistingDir) = Field(
         None,
-        description="Where `shopguide eval` finds the public datasets (crowdflower, homedepot); unset = the nearest "
-        "shared/datasets above the repository. --datasets-dir overrides it.",
+        description="Where `shopguide eval` finds the public datasets (crowdflower, homedepot, amazon-beauty); "
+        "unset = the nearest shared/datasets above the repository. --datasets-dir overrides it.",
     )
 
     @classmethod
@@ -582,6 +868,13 @@ class Settings(BaseSettings):
     def _parse_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_api_keys(value)
+        return value
+
+    @field_validator("publishable_keys", mode="before")
+    @classmethod
+    def _parse_publishable(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_publishable_keys(value)
         return value
 
     @field_validator("cors_origins", mode="before")
@@ -643,11 +936,19 @@ class Settings(BaseSettings):
 
     @property
     def auth_mode(self) -> Literal["open", "keys"]:
-        return "keys" if self.api_keys else "open"
+        return "keys" if self.api_keys or self.publishable_keys else "open"
 
     def rate_limit_for(self, scope: str) -> str:
-        """The limit for requests of ``scope`` ("off" when unlimited)."""
-        return self.rate_limit_scopes.get(scope, self.rate_limit)
+        """The limit for requests of ``scope`` ("off" when unlimited).
+
+        A scope's own override wins; else an explicit SHOPGUIDE_RATE_LIMIT; else the scope's built-in
+        default (event trackers post batches continuously), else the general default.
+        """
+        if scope in self.rate_limit_scopes:
+            return self.rate_limit_scopes[scope]
+        if "rate_limit" in self.model_fields_set:
+            return self.rate_limit
+        return SCOPE_DEFAULT_LIMITS.get(scope, self.rate_limit)
 
 
 def env_name(field: str) -> str:
@@ -662,14 +963,64 @@ def env_name(field: str) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; ``overrides`` win (tests, CLI flags).
 
+    An unknown ``SHOPGUIDE_*`` variable (a typo) is logged as a warning naming the closest known one.
+
     :raises ConfigError: naming every variable whose value is invalid.
     """
+    _warn_unknown(tuple(sorted(unknown_variables(os.environ).items())))
     try:
         return Settings(**overrides)
     except SettingsError as exc:  # a value the environment source itself could not decode
-        raise ConfigError(f"invalid configuration: {exc}") from None
+        raise ConfigError(f"invalid configuration: {_name_variable(str(exc))}") from None
     except ValidationError as exc:
-        raise ConfigError("invalid configuration: " + "; ".join(map(_problem, exc.errors()))) from None
+        # A default computed from another field (SHOPGUIDE_DATA_DIR/...) is not computed once any field failed:
+        # pydantic reports that too, which names no mistake of the user's.
+        errors = [e for e in exc.errors() if e["type"] != "default_factory_not_called"] or exc.errors()
+        raise ConfigError("invalid configuration: " + "; ".join(map(_problem, errors))) from None
+
+
+# -- issue 14 item 10: typos in variable names, errors that name the variable ---------------------
+IGNORED_PREFIXES = ("SHOPGUIDE_TEST_",)  # the test suite's own variables
+
+
+def known_variables() -> set[str]:
+    """Every environment variable the settings read (a family counts by its prefix, see :func:`unknown_variables`)."""
+    return {env_name(f) for f in Settings.model_fields if LANG_PLACEHOLDER not in env_name(f)}
+
+
+def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """``{SHOPGUIDE_* variable no setting reads: the closest known name, or None}``."""
+    known = known_variables()
+    family = EXTRA_BANNED_ENV + "_"
+    out: dict[str, str | None] = {}
+    for name in environ:
+        upper = name.upper()
+        if not upper.startswith("SHOPGUIDE_") or upper in known or upper.startswith(family):
+            continue
+        if upper.startswith(IGNORED_PREFIXES):
+            continue
+        # compared without the prefix every name shares, which would make anything look close
+        tails = {k.removeprefix("SHOPGUIDE_"): k for k in known if k.startswith("SHOPGUIDE_")}
+        close = difflib.get_close_matches(upper.removeprefix("SHOPGUIDE_"), sorted(tails), n=1, cutoff=0.6)
+        out[name] = tails[close[0]] if close else None
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _warn_unknown(found: tuple[tuple[str, str | None], ...]) -> None:
+    """Once per process and set of unknown names (settings are loaded more than once by some commands)."""
+    for name, close in found:
+        hint = f"; did you mean {close}?" if close else ""
+        _log.warning("ignoring unknown variable %s%s", name, hint, extra={"variable": name, "suggestion": close})
+
+
+def _name_variable(message: str) -> str:
+    """A pydantic-settings decoding error names the field (``error parsing value for field "x" from source``):
+    name the variable instead."""
+    match = re.search(r'field "([a-z0-9_]+)"', message)
+    if match and match.group(1) in Settings.model_fields:
+        return f"{env_name(match.group(1))}: {message}"
+    return message
 
 
 def _problem(err: Any) -> str:
@@ -688,3 +1039,9 @@ def _problem(err: Any) -> str:
 
 
 _FIELD_OF_ENV = {env_name(f): f for f in Settings.model_fields}  # aliased fields report the alias
+
+
+def export_openmp_wait_policy(settings: Settings) -> None:
+    """issue 17: hand ``SHOPGUIDE_LOCAL_OMP_WAIT_POLICY`` to OpenMP, which reads ``OMP_WAIT_POLICY`` once, when
+    torch's thread pool starts: call before torch is imported (``shopguide local serve`` does)."""
+    os.environ["OMP_WAIT_POLICY"] = settings.local_omp_wait_policy.upper()

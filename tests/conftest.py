@@ -75,7 +75,9 @@ def demo_retriever(demo_catalog: Catalog, index_dir: Path) -> Retriever:
 
 
 @pytest.fixture
-def make_settings(upstream: OpenAIUpstream, index_dir: Path, redis_prefix: str) -> Callable[..., Settings]:
+def make_settings(
+    upstream: OpenAIUpstream, index_dir: Path, redis_prefix: str, tmp_path: Path
+) -> Callable[..., Settings]:
     """Settings pointing at the scripted upstream (openai only, no local fallback) with fast retries."""
 
     def make(**overrides: Any) -> Settings:
@@ -88,6 +90,7 @@ def make_settings(upstream: OpenAIUpstream, index_dir: Path, redis_prefix: str) 
             "timeout_s": 2.0,
             "deadline_s": 5.0,
             "retry_max_wait_s": 0.2,
+            "data_dir": tmp_path / "data",  # the SQLite database of approved copy (issue 16), one per test
         }
         values.update(overrides)
         return load_settings(**values)

@@ -49,9 +49,10 @@ def test_extra_banned_terms_from_the_settings_reach_the_copy_checks(upstream, re
     test_client, deps = make_client(upstream, retriever)
     try:
         english = test_client.post("/v1/copy", json={"product_id": "PB-1", "variants": 1}).json
-        assert english["variants"] == [] and english["dropped_variants"][0]["reasons"] == ["compliance: slim"]
+        assert english["variants"] == [] and english["rejected"][0]["reasons"] == ["compliance: slim"]
         chinese = test_client.post("/v1/copy", json={"product_id": "ZH-1", "variants": 1}).json
-        assert chinese["variants"] == [] and chinese["dropped_variants"][0]["reasons"] == ["compliance: 鹅绒"]
+        assert chinese["variants"] == [] and chinese["rejected"][0]["reasons"] == ["compliance: 鹅绒"]
+        assert english["degraded"] and chinese["degraded"]  # nothing usable; the facts-based copy hits them too
     finally:
         deps.copy_jobs.close()
 
@@ -131,7 +132,7 @@ def test_in_process_job_lifecycle(client):
     assert [line.split('"product_id":"')[1].split('"')[0] for line in lines] == ["PB-1", "ZH-1"]
     csv = client.get(job["results_url"] + "?format=csv")
     assert csv.mimetype == "text/csv" and csv.headers["X-Shopguide-Job-State"] == "completed"
-    assert csv.get_data(as_text=True).splitlines()[0].startswith("product_id,status,error,variant,headline")
+    assert csv.get_data(as_text=True).splitlines()[0].startswith("\ufeffproduct_id,status,error,variant,headline")
 
 
 def test_job_errors(client):

@@ -67,3 +67,21 @@ def test_the_local_model_answers_when_the_upstream_fails(local_only, make_app, u
     body = app.test_client().post("/v1/recommend", json=QUERIES[0]).json
     check(body, demo_catalog, 3)
     assert body["fallback_from"] == ["openai:RetryableProviderError"] and upstream.calls == 2
+
+
+def test_chinese_copy_from_the_local_model_is_never_empty_and_unmarked(local_only, demo_catalog):
+    """Issue 14 item 3: a Chinese product page came back with variants: [] after 27-43 s, not degraded."""
+    response = local_only.test_client().post(
+        "/v1/copy", json={"product_id": "SG-OUT-0001", "channel": "pdp", "variants": 2}
+    )
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["variants"], body  # the model's usable copy, or the facts-based copy
+    if body["degraded"]:
+        assert body["provider"] is None and body["fallback_from"], body
+        assert body["variants"][0]["headline"].startswith("雪域")  # from the product's own data
+    else:
+        assert body["provider"] == "local"
+    for variant in body["variants"]:
+        assert not variant["checks"]["compliance_hits"] and not variant["checks"]["language_problems"]
+    assert all(r["reasons"] for r in body["rejected"])  # whatever was not used says why

@@ -81,7 +81,7 @@ def test_csv_rendering_is_one_row_per_variant(tmp_path):
         journal.append(finished(CopyRecord.failure("b", "no provider")))
     rows = render_csv(path, tmp_path / "out.csv")
     assert rows == 3
-    with (tmp_path / "out.csv").open(newline="") as fh:
+    with (tmp_path / "out.csv").open(newline="", encoding="utf-8-sig") as fh:
         table = list(csv.DictReader(fh))
     assert [(r["product_id"], r["variant"], r["status"]) for r in table] == [("a", "1", "ok"), ("a", "2", "ok"), ("b", "", "failed")]
     assert table[0]["body"] == 'Body, with "quotes"\nand a newline' and table[0]["bullets"] == "a | b"

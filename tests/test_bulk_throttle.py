@@ -177,3 +177,27 @@ def test_in_process_copy_jobs_skip_a_provider_whose_breaker_the_api_opened(upstr
         assert "circuit breaker open" in client.get(job["results_url"]).get_data(as_text=True)
     finally:
         deps.copy_jobs.close()
+
+
+def test_jobs_sharing_the_api_chain_keep_their_own_latency_estimate():
+    """Issue 14 item 8: calls that waited behind the bulk limiter must not make the API skip a provider as slow."""
+    from service.provider.latency import LatencyEstimate
+
+    api = LatencyEstimate(probe_after_s=7)
+    api.answered(0.5)
+
+    class Fast:
+        name = "openai"
+
+        def complete(self, request):
+            return Completion(text="{}", provider="openai", model="m")
+
+        def describe(self):
+            return {"name": "openai"}
+
+    chain = ProviderChain([Link(Fast(), latency=api)])
+    jobs = throttle(chain, AdaptiveLimiter(2))
+    assert jobs.links[0].latency is not api and jobs.links[0].latency.probe_after_s == 7
+    assert jobs.links[0].latency.expected() is None
+    jobs.links[0].latency.answered(60.0)  # a job call that waited a minute for a rate-limit pause
+    assert api.expected() == 0.5

@@ -72,3 +72,13 @@ def test_env_example_defaults_load(clean_env: pytest.MonkeyPatch, capsys: pytest
                 clean_env.setenv(name, value)
     assert main(["config", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["SHOPGUIDE_RATE_LIMIT"] == "600/minute"
+
+
+def test_config_shows_the_provider_chain_in_effect(clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14 item 10: it printed SHOPGUIDE_PROVIDERS= (unset) instead of the chain the service runs."""
+    clean_env.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    assert main(["config"]) == 0
+    assert "SHOPGUIDE_PROVIDERS=openai,local" in capsys.readouterr().out.splitlines()
+    clean_env.delenv("OPENAI_API_KEY")
+    assert main(["config", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["SHOPGUIDE_PROVIDERS"] == "local"

@@ -139,7 +139,7 @@ def test_csv_output_ids_and_options(upstream, tmp_path):
         env=cli_env(upstream), cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    with out.open(newline="", encoding="utf-8") as fh:
+    with out.open(newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert sorted((r["product_id"], r["variant"]) for r in rows) == [  # products in completion order
         ("BULK-00001", "1"), ("BULK-00001", "2"), ("BULK-00002", "1"), ("BULK-00002", "2")
@@ -206,3 +206,23 @@ def test_sigkill_mid_run_leaves_a_resumable_file_and_no_orphans(upstream, tmp_pa
     assert again.returncode == 0, again.stderr
     records = read_records(out)
     assert len(records) == 120 and len({r["product_id"] for r in records}) == 120
+
+
+def test_shopify_export_from_a_shopify_import(upstream, tmp_path):
+    """Issue 14 item 6: a Shopify export in, copy out as Shopify's import columns (with a BOM, the umask's mode)."""
+    from tests.support.shopify import write_shopify
+
+    catalog = write_shopify(tmp_path / "products_export.csv")
+    out = tmp_path / "shopify.csv"
+    upstream.default(reply_fn(write_copy))
+    done = subprocess.run(
+        ["sh", "-c", 'umask 022 && exec "$@"', "sh", *copy_cmd("--catalog", str(catalog), "--out", str(out), "--format", "shopify")],
+        env=cli_env(upstream), cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf") and (out.stat().st_mode & 0o777) == 0o644
+    with out.open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["Handle"] for r in rows) == ["trail-bottle", "xueyu-long-down-coat"]
+    coat = next(r for r in rows if r["Handle"] == "xueyu-long-down-coat")
+    assert coat["Title"] == "雪域 女士长款鹅绒羽绒服" and coat["Body (HTML)"].startswith("<p>") and coat["SEO Title"]

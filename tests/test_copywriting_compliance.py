@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from service.bulk.factory import copy_extra_terms
 from service.catalog.product import Product
 from service.copywriting.compliance import (
     ComplianceRules,
     compliance_rules,
-    extra_terms_from_env,
     find_banned,
     has_certification,
     parse_term_list,
     primary_language,
 )
+from service.errors import ConfigError
+from service.settings import load_settings
 
 ZH = ComplianceRules.default("zh-CN")
 EN = ComplianceRules.default("en-US")
@@ -136,7 +138,7 @@ def test_compliance_rules_from_settings() -> None:
         compliance_rules("en", mode="strict")
 
 
-def test_extra_terms_from_env() -> None:
+def test_extra_terms_from_settings(monkeypatch) -> None:
     env = {
         "SHOPGUIDE_COPY_EXTRA_BANNED_ZH": "爆款、秒杀,抄底",
         "SHOPGUIDE_COPY_EXTRA_BANNED_EN": '["free gift", "unbeatable"]',
@@ -144,13 +146,16 @@ def test_extra_terms_from_env() -> None:
         "SHOPGUIDE_COPY_COMPLIANCE": "default",
         "PATH": "/bin",
     }
-    assert extra_terms_from_env(env) == {
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert copy_extra_terms(load_settings()) == {
         "zh": ("爆款", "秒杀", "抄底"),
         "en": ("free gift", "unbeatable"),
         "*": ("limited",),
     }
-    with pytest.raises(ValueError, match="SHOPGUIDE_COPY_EXTRA_BANNED_EN"):
-        extra_terms_from_env({"SHOPGUIDE_COPY_EXTRA_BANNED_EN": '["ok", 3]'})
+    monkeypatch.setenv("SHOPGUIDE_COPY_EXTRA_BANNED_EN", '["ok", 3]')
+    with pytest.raises(ConfigError, match="SHOPGUIDE_COPY_EXTRA_BANNED_EN"):
+        load_settings()
 
 
 def test_parse_term_list() -> None:

@@ -11,7 +11,7 @@ BANNED = CopyChecks(banned_words_ok=False, banned_hits=["cheap"])
 
 
 def variant(headline: str) -> CopyVariant:
-    return CopyVariant(headline=headline, body="Body.", bullets=["One"], cta="Buy")
+    return CopyVariant(headline=headline, body=f"{headline} " * 5, bullets=["One"], cta="Buy")  # variants differ
 
 
 def test_fatal_reasons_follow_the_table():
@@ -30,13 +30,13 @@ def test_a_worse_replacement_is_not_taken_and_a_missing_variant_is_added():
     assert [v.headline for v in drafts.variants] == ["a", "b2", "c"] and drafts.regenerated == [False, True, True]
 
 
-def test_the_verdict_keeps_flags_and_drops_without_returning_dropped_text():
+def test_the_verdict_keeps_flags_and_lists_rejected_variants_with_their_text():
     drafts = Drafts([variant("kept"), variant("flagged"), variant("dropped")], [CLEAN, CLAIM, BANNED])
     lenient = drafts.verdict(strict=False)
     assert [v.headline for v in lenient.kept] == ["kept", "flagged"]
-    assert lenient.dropped[0].reasons == ["banned words: cheap"] and "headline" not in lenient.dropped[0].model_dump()
+    assert lenient.rejected[0].reasons == ["banned words: cheap"] and lenient.rejected[0].headline == "dropped"
     assert lenient.checks.unsupported_claims == ["50% longer battery"]  # the summary of what is returned
     strict = drafts.verdict(strict=True)
-    assert [v.headline for v in strict.kept] == ["kept"] and len(strict.dropped) == 2
+    assert [v.headline for v in strict.kept] == ["kept"] and len(strict.rejected) == 2
     nothing = Drafts([variant("x")], [BANNED]).verdict(strict=False)
     assert nothing.kept == [] and nothing.checks.banned_hits == ["cheap"]  # all dropped: their checks summarized

@@ -114,7 +114,7 @@ def test_markdown_table_has_every_variable() -> None:
     table = config_markdown()
     for name in Settings.model_fields:
         assert f"| `{env_name(name)}` |" in table
-    assert "~/.cache/shopguide/index" in table  # machine-independent defaults
+    assert "`~/.cache/shopguide`" in table  # machine-independent defaults (SHOPGUIDE_DATA_DIR, issue 14)
     assert str(Path.home()) not in table
 
 

@@ -191,7 +191,10 @@ def test_gunicorn_options(providers: str, workers: int) -> None:
         providers=providers, graceful_timeout_s=42, deadline_s=20, redis_url=REDIS_URL
     )
     options = gunicorn_options(settings)
-    assert options["workers"] == workers and options["worker_class"] == "gthread"
+    from gunicorn.workers.gthread import ThreadWorker
+
+    assert options["workers"] == workers and issubclass(options["worker_class"], ThreadWorker)
+    assert options["worker_class"].read_timeout_s == settings.request_read_timeout_s
     assert options["graceful_timeout"] == 42 and options["timeout"] > 20
     assert options["reuse_port"] is (workers > 1)  # the kernel spreads connections over the workers
     assert options["post_worker_init"] is freeze_startup_objects

@@ -136,3 +136,60 @@ def test_pipeline_masking_can_be_turned_off() -> None:
     client = small_shop.app(small_shop.settings(privacy_mask="none"), provider).test_client()
     client.post("/v1/recommend", json={"query": "gaming laptop shopper@example.com"})
     assert "shopper@example.com" in provider.requests[0].messages[-1]["content"]
+
+
+# -- issue 13 item 11: resident ids, written-out e-mail addresses, grouped Chinese mobiles ----------------------
+from service.ops.privacy import ID, resident_id_like, resident_id_valid  # noqa: E402
+
+MASKED_MORE = [
+    # Chinese resident identity card numbers: the issue's example (its check character is off by one), valid ones
+    ("我的身份证号是110101199003074518，请帮我查订单", f"我的身份证号是{ID}，请帮我查订单"),
+    ("身份证 11010519491231002X 收货", f"身份证 {ID} 收货"),
+    ("身份证号码：110101 19900307 4514", f"身份证号码：{ID}"),
+    ("my ID is 110101199003074514, ship to me", f"my ID is {ID}, ship to me"),
+    # e-mail addresses written out
+    ("write to carol at example dot com please", f"write to {EMAIL} please"),
+    ("carol(at)example.com", EMAIL),
+    ("carol [at] example [dot] co [dot] uk", EMAIL),
+    ("carol AT example DOT com", EMAIL),
+    ("邮箱 carol艾特example点com 谢谢", f"邮箱 {EMAIL} 谢谢"),
+    ("邮箱：carol＠example．com", f"邮箱：{EMAIL}"),
+    # Chinese mobiles grouped with spaces or dashes, with or without +86, full-width digits
+    ("手机 138 1234 5678", f"手机 {PHONE}"),
+    ("手机号1381 234 5678，晚上联系", f"手机号{PHONE}，晚上联系"),
+    ("电话 138 - 1234 - 5678", f"电话 {PHONE}"),
+    ("（+86）138-1234-5678", PHONE),
+    ("拨 0086 139 0000 1111", f"拨 {PHONE}"),
+    ("联系１３８１２３４５６７８", f"联系{PHONE}"),
+    ("call me on 139 1234 5678 after six", f"call me on {PHONE} after six"),
+    ("座机 010 1234 5678", f"座机 {PHONE}"),
+]
+
+KEPT_MORE = [
+    "尺码 13 14 15 16 17 2",
+    "订单号 202405011234567890",  # 18 digits, no province code and birth date
+    "SKU 990101199003074518",  # no such province
+    "110101199013324518",  # no 13th month
+    "meet me at noon.",
+    "iPhone 15 Pro 256GB 2023-09-22 上市",
+    "型号 RTX 4060 Ti 16GB, 1TB SSD",
+    "价格 1399-1599 元",
+    "look at the jacket",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MASKED_MORE)
+def test_masks_more_personal_data_in_both_languages(text: str, expected: str) -> None:
+    assert Redactor().redact(text) == expected
+
+
+@pytest.mark.parametrize("text", KEPT_MORE)
+def test_keeps_numbers_that_are_not_personal(text: str) -> None:
+    assert Redactor().redact(text) == text
+
+
+def test_resident_id_check_character_is_known_but_not_required() -> None:
+    assert resident_id_valid("110101199003074514") and resident_id_valid("11010519491231002X")
+    assert not resident_id_valid("110101199003074518")  # the issue's example: check character 8, should be 4
+    assert resident_id_like("110101199003074518")
+    assert Redactor(["id"]).redact("110101199003074518 13812345678") == f"{ID} 13812345678"

@@ -133,6 +133,9 @@ def test_format_price():
         ("Pick P2 for the cold", "en"),  # internal ids are not for shoppers
         ("Great for winter", "zh"),  # a Chinese request answered in English
         ("!!! 123 ???", "en"),
+        ("素衡 男士石石石石石", "zh"),  # short, so no compression ratio: one character stuttering (the packaged model)
+        ("Sooooo warm and light", "en"),
+        ("美良良美良美良良", "zh"),  # two characters in turn
     ],
 )
 def test_unusable_reasons_are_replaced_by_facts_and_counted(reason, language):
@@ -151,9 +154,44 @@ def test_unusable_reasons_are_replaced_by_facts_and_counted(reason, language):
         ("轻便保暖，适合初冬通勤。", "zh"),
         ("A warm 700-fill down jacket from Northpeak, within your budget.", "en"),
         ("Warm.", "en"),
+        ("A 10000mAh battery for the cold trail.", "en"),  # digits may repeat
+        ("Northpeak's warmest jacket.", "en"),  # its own brand may be named
+        ("Takes AAAA batteries, fits XXXXL.", "en"),  # Latin capitals repeat in sizes and grades
+        ("AAAA级景区同款，轻便保暖。", "zh"),
     ],
 )
 def test_ordinary_reasons_are_kept(reason, language):
     output = RecommendOutput.model_validate({"items": [{"id": "P2", "reason": reason}], "summary": "s"})
     fixed = reconcile(output, candidates(), k=1, filters=Filters(), language=language)
+    assert fixed.items[0].reason == reason and fixed.replaced_reasons == 0
+
+
+def test_a_reason_naming_another_candidates_brand_is_replaced():
+    """A fact about the wrong product: the reason for a Northpeak jacket names another candidate's brand."""
+    shop = candidates(3)
+    other = Candidate(Product(id="Q1", title="Summit parka", category="Clothing/Outerwear/Down", brand="Alpina",
+                              price=300.0, currency="USD"), score=1.0)
+    output = RecommendOutput.model_validate(
+        {"items": [{"id": "P0", "reason": "Alpina quality at a lower price"},
+                   {"id": "Q1", "reason": "Alpina's warmest parka"}], "summary": "s"}
+    )
+    fixed = reconcile(output, [*shop, other], k=2, filters=Filters(), language="en")
+    assert [i.id for i in fixed.items] == ["P0", "Q1"]
+    assert "Alpina" not in fixed.items[0].reason and "Northpeak" in fixed.items[0].reason
+    assert fixed.items[1].reason == "Alpina's warmest parka" and fixed.replaced_reasons == 1
+
+
+@pytest.mark.parametrize(
+    ("brand", "reason", "language"),
+    [
+        ("On", "Warm for long walks on snowy days.", "en"),  # a brand that is an ordinary word
+        ("Alpinaxx", "Alpina-style warmth for less.", "en"),  # not the whole word
+        ("毛孩子", "冻干配方，让家里的毛孩子吃得健康。", "zh"),  # Chinese brands are ordinary words too: not checked
+    ],
+)
+def test_brands_that_are_ordinary_words_do_not_replace_a_reason(brand, reason, language):
+    other = Candidate(Product(id="Q1", title="Other product", category="Clothing/Outerwear/Down", brand=brand,
+                              price=300.0, currency="USD"), score=1.0)
+    output = RecommendOutput.model_validate({"items": [{"id": "P0", "reason": reason}], "summary": "s"})
+    fixed = reconcile(output, [*candidates(2), other], k=1, filters=Filters(), language=language)
     assert fixed.items[0].reason == reason and fixed.replaced_reasons == 0

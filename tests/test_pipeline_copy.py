@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import uuid
 
@@ -10,7 +12,7 @@ import pytest
 from service.cache.singleflight import SingleFlight
 from service.cache.store import MemoryCache, RedisCache, redis_client
 from service.catalog.load import Catalog, load_catalog
-from service.copywriting.compliance import extra_terms_from_env
+from service.bulk.factory import copy_extra_terms
 from service.errors import NotFound, ServiceUnavailable
 from service.ops.metrics import Metrics
 from service.pipeline.copy import CopyPipeline
@@ -18,6 +20,7 @@ from service.prompt.render import PromptRenderer
 from service.provider.registry import build_chain
 from service.settings import load_settings
 from service.validate.copy import CopyOptions, CopyRequest
+from service.bulk.records import csv_lines, write_record
 from tests.support.copy_products import JACKET_ZH, POWER_BANK
 from tests.support.copywriter import write_copy
 from tests.support.openai_upstream import malformed, reply, reply_fn, status
@@ -36,7 +39,7 @@ def answer(*variants):
 def make_pipeline(upstream):
     upstream.default(reply_fn(write_copy))
 
-    def build(*, catalog: Catalog | None = None, environ=None, cache=None, flights=None, metrics=None, **overrides):
+    def build(*, catalog: Catalog | None = None, cache=None, flights=None, metrics=None, **overrides):
         values = {"openai_base_url": upstream.base_url, "openai_api_key": "sk-test", "providers": "openai", "retries": 0}
         settings = load_settings(**{**values, **overrides})
         metrics = metrics or Metrics()
@@ -48,7 +51,7 @@ def make_pipeline(upstream):
             flights=flights or SingleFlight(),
             chain=build_chain(settings, metrics),
             metrics=metrics,
-            extra_terms=extra_terms_from_env(environ or {}),
+            extra_terms=copy_extra_terms(settings),
         )
 
     return build
@@ -62,7 +65,7 @@ def test_english_copy_for_a_catalog_product(upstream, make_pipeline):
     pipeline = make_pipeline()
     out = pipeline.run(CopyRequest(product_id="PB-1", variants=2, keywords=["USB-C"]), "rid-1")
     assert out.request_id == "rid-1" and out.product_id == "PB-1" and out.language == "en"
-    assert len(out.variants) == 2 and not out.dropped_variants
+    assert len(out.variants) == 2 and not out.rejected
     assert out.provider == "openai" and out.model == "gpt-4o-mini" and not out.cached and not out.degraded
     assert out.checks.banned_words_ok and out.checks.length_ok and out.checks.unsupported_claims == []
     assert out.checks.keywords_covered == ["USB-C"]
@@ -119,16 +122,18 @@ def test_banned_word_that_survives_regeneration_is_dropped_never_returned(upstre
     upstream.script(reply(answer(bad, variant())), reply(answer(bad)))
     out = make_pipeline().run(CopyRequest(product_id="PB-1", variants=2, banned_words=["CHEAP"]), "rid")
     assert upstream.calls == 2
-    assert len(out.variants) == 1 and "cheap" not in out.model_dump_json(exclude={"dropped_variants", "checks"}).lower()
-    assert out.dropped_variants[0].reasons == ["banned words: CHEAP"]
-    assert "Cheap thrills" not in out.model_dump_json()
+    assert len(out.variants) == 1 and "cheap" not in out.model_dump_json(exclude={"rejected", "checks"}).lower()
+    assert out.rejected[0].reasons == ["banned words: CHEAP"] and out.rejected[0].outcome == "dropped"
+    assert out.rejected[0].headline == "Cheap thrills: VoltGo power bank"  # shown, so a marketer sees what was wrong
+    assert "Cheap thrills" not in out.model_dump_json(exclude={"rejected"})
 
 
 def test_banned_chinese_word(upstream, make_pipeline):
     bad = {"headline": "便宜又暖和的羽绒服", "body": "白鹅绒，充绒量280g。", "bullets": [], "cta": "立即购买"}
     upstream.script(reply(answer(bad)), reply(answer(bad)))
     out = make_pipeline().run(CopyRequest(product_id="ZH-1", channel="social", variants=1, banned_words=["便宜"]), "r")
-    assert out.variants == [] and out.dropped_variants[0].reasons == ["banned words: 便宜"]
+    assert out.degraded and out.rejected[0].reasons == ["banned words: 便宜"]
+    assert [v.headline for v in out.variants] == ["雪域 女士长款鹅绒羽绒服"]  # the facts-based copy
     assert "便宜" in last_user_message(upstream.chat_requests[1])
 
 
@@ -149,7 +154,7 @@ def test_invented_numbers_are_dropped_in_strict_mode(upstream, make_pipeline):
     upstream.script(reply(answer(invented, variant())), reply(answer(invented)))
     out = make_pipeline().run(CopyRequest(product_id="PB-1", variants=2, strict=True), "rid")
     assert len(out.variants) == 1 and out.variants[0].body == variant()["body"]
-    assert out.dropped_variants[0].reasons == ["unsupported claims: 10000mAh"]
+    assert out.rejected[0].reasons == ["unsupported claims: 10000mAh"]
 
 
 def test_backed_numbers_pass(upstream, make_pipeline):
@@ -165,7 +170,7 @@ def test_search_ad_headline_over_30_is_regenerated_then_dropped(upstream, make_p
     out = make_pipeline().run(CopyRequest(product_id="PB-1", channel="search_ad", variants=2), "rid")
     assert "headline: 37 characters, max 30" in last_user_message(upstream.chat_requests[1])
     assert [v.headline for v in out.variants] == ["VoltGo Slim Power Bank"]
-    assert out.dropped_variants[0].reasons == ["length: headline: 37 characters, max 30"]
+    assert out.rejected[0].reasons == ["length: headline: 37 characters, max 30"]
     assert out.checks.length_ok
 
 
@@ -195,9 +200,8 @@ def test_chinese_compliance_caught_by_default(upstream, make_pipeline, word):
     bad = {"headline": f"{word}羽绒服", "body": "白鹅绒，充绒量280g。", "bullets": [], "cta": "立即购买"}
     upstream.script(reply(answer(bad)), reply(answer(bad)))
     out = make_pipeline().run(CopyRequest(product_id="ZH-1", channel="social", variants=1), "rid")
-    assert out.variants == []
-    assert out.dropped_variants[0].checks.compliance_hits == [word]
-    assert out.checks.compliance_hits == [word]  # with nothing returned, checks sum up the dropped variants
+    assert out.degraded and out.variants[0].headline == "雪域 女士长款鹅绒羽绒服"  # nothing usable: the facts
+    assert out.rejected[0].checks.compliance_hits == [word]
     assert word in last_user_message(upstream.chat_requests[1])
 
 
@@ -209,11 +213,13 @@ def test_compliance_off_by_config(upstream, make_pipeline):
     assert out.checks.compliance_hits == []
 
 
-def test_extra_banned_terms_from_the_environment(upstream, make_pipeline):
-    pipeline = make_pipeline(environ={"SHOPGUIDE_COPY_EXTRA_BANNED_EN": "slim,featherweight"})
+def test_extra_banned_terms_from_the_environment(upstream, make_pipeline, monkeypatch):
+    monkeypatch.setenv("SHOPGUIDE_COPY_EXTRA_BANNED_EN", "slim,featherweight")
+    pipeline = make_pipeline()
     upstream.script(reply(answer(variant())), reply(answer(variant())))
     out = pipeline.run(CopyRequest(product_id="PB-1", variants=1), "rid")
-    assert out.variants == [] and out.dropped_variants[0].reasons == ["compliance: slim"]
+    assert out.variants == [] and out.rejected[0].reasons == ["compliance: slim"]
+    assert out.degraded and out.checks.compliance_hits == ["slim"]  # the facts-based copy names the Slim model too
 
 
 def test_english_compliance(upstream, make_pipeline):
@@ -339,3 +345,87 @@ def test_a_failed_re_ask_counts_every_provider_it_tried(upstream, make_pipeline)
     assert calls(metrics, "openai", "ok", model="gpt-4o-mini") == 1
     assert calls(metrics, "openai", "RetryableProviderError") == 1
     assert metrics.invalid_output.labels("failed")._value.get() == 1
+
+
+# -- issue 14 items 1-4: copy checks read the text, variants differ, nothing usable degrades, rejected kept --------
+CHINESE_CLAIM = "全网最低价，品质最佳！"
+
+
+def test_chinese_superlatives_in_english_copy_are_caught_also_in_strict_mode(upstream, make_pipeline):
+    """Item 1: compliance followed the requested language (en), so 全网最低价 in English copy passed every check."""
+    bad = variant(body=f"Slim 5000mAh power bank with USB-C…{CHINESE_CLAIM}")
+    for strict in (False, True):
+        upstream.script(reply(answer(bad, variant())), reply(answer(bad)))
+        out = make_pipeline().run(CopyRequest(product_id="PB-1", variants=2, strict=strict), "rid")
+        assert [v.body for v in out.variants] == [variant()["body"]]
+        assert CHINESE_CLAIM not in out.model_dump_json(exclude={"rejected"})
+        rejected = [r for r in out.rejected if r.outcome == "dropped"]
+        assert rejected[0].body == bad["body"]  # item 4: the text is kept, with the reasons
+        assert rejected[0].checks.compliance_hits == ["全网最低价", "最佳"]
+        assert any(r.startswith("language: body: Chinese/Japanese text in English copy") for r in rejected[0].reasons)
+        assert "全网最低价" in last_user_message(upstream.chat_requests[-1])
+
+
+def test_a_variant_in_the_wrong_language_is_a_finding(upstream, make_pipeline):
+    english = variant(headline="Goose down long coat", body="Warm white goose down, 280g fill.", bullets=["Long"], cta="Buy")
+    upstream.script(reply(answer(english)), reply(answer(english)))
+    out = make_pipeline().run(CopyRequest(product_id="ZH-1", channel="social", variants=1), "rid")
+    assert out.degraded and out.fallback_from == ["openai:NoUsableVariant"]
+    dropped = [r for r in out.rejected if r.outcome == "dropped"][0]
+    assert dropped.headline == "Goose down long coat" and dropped.reasons[0].startswith("language: headline")
+    assert "is not written in Chinese" in last_user_message(upstream.chat_requests[1])
+
+
+def test_identical_variants_are_regenerated_then_merged_and_counted(upstream, make_pipeline):
+    """Item 2: three identical variants passed as three."""
+    metrics = Metrics()
+    same = variant()
+    upstream.script(reply(answer(same, same, same)), reply(answer(same, variant(body="Slim 5000mAh power bank, 120g."))))
+    out = make_pipeline(metrics=metrics).run(CopyRequest(product_id="PB-1", variants=3), "rid")
+    regen = last_user_message(upstream.chat_requests[1])
+    assert "nearly repeats variant 1" in regen and "variant 2" in regen and "variant 3" in regen
+    assert len(out.variants) == 1  # the second replacement still repeats the first; the third was not rewritten
+    assert out.near_duplicates.found == 2 and out.near_duplicates.merged == 2
+    merged = [r for r in out.rejected if r.outcome == "dropped"]
+    assert [r.reasons for r in merged] == [["near-duplicate of variant 1"]] * 2
+    assert metrics.registry.get_sample_value("shopguide_copy_near_duplicates_total", {"outcome": "merged"}) == 2
+
+
+def test_near_duplicates_rewritten_by_the_regeneration_are_kept(upstream, make_pipeline):
+    same = variant()
+    upstream.script(reply(answer(same, variant(cta="Buy now"))))  # then the stand-in model writes a different one
+    out = make_pipeline().run(CopyRequest(product_id="PB-1", variants=2), "rid")
+    assert upstream.calls == 2 and len(out.variants) == 2 and out.variants[1].regenerated
+    assert out.near_duplicates.found == 1 and out.near_duplicates.merged == 0
+    assert [r.outcome for r in out.rejected] == ["replaced"] and out.rejected[0].cta == "Buy now"
+
+
+def test_no_usable_variant_is_degraded_and_falls_back_to_the_facts(upstream, make_pipeline):
+    """Item 3: variants: [] came back without degraded, so the facts-based fallback never applied."""
+    bad = {"headline": "全网最低价羽绒服", "body": "白鹅绒，充绒量280g。", "bullets": [], "cta": "立即购买"}
+    upstream.script(reply(answer(bad)), reply(answer(bad)))
+    out = make_pipeline().run(CopyRequest(product_id="ZH-1", channel="social", variants=1), "rid")
+    assert out.degraded and out.provider is None and out.fallback_from == ["openai:NoUsableVariant"]
+    assert len(out.variants) == 1 and out.variants[0].headline.startswith("雪域")
+    assert out.rejected[0].headline == "全网最低价羽绒服" and out.rejected[0].reasons == ["compliance: 全网最低价"]
+    assert not make_pipeline().run(CopyRequest(product_id="ZH-1", channel="social", variants=1), "again").cached
+    # a bulk run (no degraded answers) records the failure, with the rejected text, to be retried
+    upstream.script(reply(answer(bad)), reply(answer(bad)))
+    record = write_record(make_pipeline(), JACKET_ZH, CopyOptions(channel="social", variants=1))
+    assert record.status == "failed" and "compliance: 全网最低价" in record.error
+    assert record.rejected[0].headline == "全网最低价羽绒服"
+
+
+def test_bulk_csv_rows_never_carry_chinese_claims_in_english_copy(upstream, make_pipeline):
+    """Item 1: a bulk CSV row had status ok with "…全网最低价，品质最佳！"."""
+    bad = variant(body=f"Slim 5000mAh power bank. {CHINESE_CLAIM}")
+    upstream.script(reply(answer(bad)), reply(answer(bad)))
+    record = write_record(make_pipeline(), POWER_BANK, CopyOptions(variants=1, language="en"))
+    text = "".join(csv_lines([record]))
+    assert record.status == "failed" and CHINESE_CLAIM not in text and "compliance: 全网最低价, 最佳" in text
+    # with a usable variant too, the row is ok and its rejected column says what was dropped and why
+    upstream.script(reply(answer(bad, variant())), reply(answer(bad)))
+    record = write_record(make_pipeline(), POWER_BANK, CopyOptions(variants=2, language="en"))
+    (row,) = list(csv.DictReader(io.StringIO("".join(csv_lines([record])).lstrip("\ufeff"))))
+    assert row["status"] == "ok" and row["body"] == variant()["body"] and CHINESE_CLAIM not in row["body"]
+    assert row["rejected"].startswith("VoltGo Slim Power Bank: compliance: 全网最低价, 最佳; language: body:")

@@ -17,6 +17,7 @@ from service.provider.chain import ProviderChain
 from service.provider.openai_compat import OpenAIProvider
 from service.provider.retry import RetryPolicy
 from service.validate.recommend import RecommendRequest
+from service.output.explain import fact_summary
 from tests.support.openai_upstream import reply, reply_fn, status
 from tests.support.picks import pick_first_k
 
@@ -39,7 +40,10 @@ class SmallModel:
         schema = request.grammar_schema or {}
         ids = schema.get("$defs", {}).get("Pick", {}).get("properties", {}).get("id", {}).get("enum", [])
         picks = [{"id": pid, "reason": "Warm and light."} for pid in ids[:2]]
-        text = json.dumps({"items": picks, "summary": "Two warm picks."})
+        answer = {"items": picks}
+        if "summary" in schema.get("properties", {"summary": {}}):  # what its grammar allows it to write
+            answer["summary"] = "Two warm picks."
+        text = json.dumps(answer)
         return Completion(text, self.name, "small-1", tokens_in=40, tokens_out=9,
                           prompt_style="compact" if compacted else "full")
 
@@ -81,6 +85,28 @@ def test_a_provider_that_wants_the_compact_prompt_gets_it_and_the_answer_names_i
     assert len(small.seen[0].messages[1]["content"]) < len(upstream.chat_requests[0].messages[1]["content"])
     assert [i.source for i in answer.items] == ["llm", "llm", "retrieval"]  # fewer picks, filled from retrieval
     assert calls(metrics, "openai", "RetryableProviderError") == 1 and calls(metrics, "small", "ok", "small-1") == 1
+
+
+def test_a_small_model_is_not_asked_for_a_summary_and_the_answer_gets_the_facts_one(pipeline_with):
+    """The packaged model's summaries were unusable or invented facts; not asking saves its ~20 tokens."""
+    small = SmallModel()
+    pipeline, metrics = pipeline_with(small)
+    answer = pipeline.run(QUERY, "rid")
+    schema = small.seen[0].grammar_schema
+    assert "summary" not in schema["properties"] and "summary" not in schema["required"]
+    assert "summary" not in small.seen[0].messages[-1]["content"]
+    assert answer.summary == fact_summary(3, "en") and not answer.degraded
+    assert [i.source for i in answer.items] == ["llm", "llm", "retrieval"]
+    replaced = {"stage": "summary_replaced"}
+    assert metrics.registry.get_sample_value("shopguide_invalid_output_total", replaced) is None  # not asked: not invalid
+
+
+def test_an_unusable_summary_from_a_full_prompt_is_replaced_and_counted(upstream, pipeline_with):
+    upstream.default(reply({"items": [{"id": "SG-OUT-0017", "reason": "Warm and light."}], "summary": "石石石石石石"}))
+    pipeline, metrics = pipeline_with(hosted(upstream))
+    answer = pipeline.run(QUERY, "rid")
+    assert answer.summary == fact_summary(3, "en")
+    assert metrics.registry.get_sample_value("shopguide_invalid_output_total", {"stage": "summary_replaced"}) == 1
 
 
 def test_without_a_compact_provider_no_compact_form_is_built(upstream, pipeline_with):

@@ -122,3 +122,38 @@ def test_redis_down_fails_open():
     b = breaker(RedisBreakerStore(redis.Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2), "x"), Clock())
     b.record(FAIL, trial=False)
     assert b.admit(5) == "call" and b.state() == "closed"
+
+
+def _rate_limited(after):
+    from service.errors import RateLimited
+
+    return RateLimited("429", retry_after=after)
+
+
+def test_a_breaker_opened_by_rate_limits_honours_retry_after(store):
+    """Issue 13 item 6: after 429s with Retry-After: 1 the provider stayed off for the whole 30 s cool-down."""
+    clock, changes = Clock(), []
+    b = breaker(store, clock, changes)
+    for _ in range(3):
+        b.record(_rate_limited(1.0), trial=False)
+    assert b.state() == "open" and changes == [("openai", True)]
+    assert b.describe()["open_for_s"] == pytest.approx(1.0)
+    clock.now += 1.01
+    assert b.admit(5) == "trial"  # the upstream said one second; so does the breaker
+    b.record(_rate_limited(2.0), trial=True)  # still limited: its new Retry-After, not a doubled cool-down
+    assert b.describe()["open_for_s"] == pytest.approx(2.0)
+    clock.now += 2.01
+    assert b.admit(5) == "trial"
+    b.record(None, trial=True)
+    assert b.state() == "closed"
+
+
+def test_retry_after_is_capped_and_plain_failures_keep_the_policy(store):
+    clock = Clock()
+    b = breaker(store, clock)
+    for _ in range(3):
+        b.record(_rate_limited(3600.0), trial=False)
+    assert b.describe()["open_for_s"] == pytest.approx(35.0)  # max_cooldown_s
+    other = CircuitBreaker("other", store, BreakerPolicy(failures=1, cooldown_s=10, max_cooldown_s=35), clock=clock)
+    other.record(_rate_limited(None), trial=False)  # a 429 without Retry-After: the breaker's own cool-down
+    assert other.describe()["open_for_s"] == pytest.approx(10.0)

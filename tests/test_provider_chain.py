@@ -188,3 +188,101 @@ def test_per_endpoint_models_are_the_openai_servers_and_extra_servers_keep_their
     copy = dataclasses.replace(chat(), endpoint="copy")
     assert chain.complete(copy).provider == "backup"  # openai failed; the backup server gets its own model
     assert [r.model for r in upstream.chat_requests] == ["fast-model", "gpt-4o-mini", "qwen-backup"]
+
+
+# -- issue 14 item 8: a provider whose measured latency cannot fit the time left is skipped at once --------------
+from service.errors import UpstreamTimeout  # noqa: E402
+from service.provider.latency import LatencyEstimate  # noqa: E402
+
+
+class NeedsTime:
+    """A local model on CPU: answers after ``needs`` seconds, or gives up at its deadline (UpstreamTimeout)."""
+
+    name = "local"
+
+    def __init__(self, needs: float):
+        self.needs = needs
+        self.calls = 0
+
+    def complete(self, request: ChatRequest) -> Completion:
+        self.calls += 1
+        left = request.remaining()
+        if left < self.needs:
+            time.sleep(max(0.0, left))
+            raise UpstreamTimeout("deadline passed", provider=self.name)
+        time.sleep(self.needs)
+        return Completion(text=ANSWER, provider=self.name, model="slow")
+
+    def describe(self):
+        return {"name": self.name, "model": "slow"}
+
+
+def test_a_provider_too_slow_for_the_time_left_is_skipped_at_once(upstream):
+    """The issue: a failing hosted upstream, then the CPU model tried with the whole remaining deadline."""
+    upstream.default(status(500))
+    local = NeedsTime(0.8)
+    chain = ProviderChain([Link(hosted(upstream, retries=0)), Link(local)])
+    started = time.monotonic()
+    with pytest.raises(AllProvidersFailed) as first:
+        chain.complete(chat(0.5))  # measured: it ran into the deadline after ~0.5 s
+    assert time.monotonic() - started >= 0.45 and [e.kind for _, e in first.value.failures][-1] == "UpstreamTimeout"
+    started = time.monotonic()
+    with pytest.raises(AllProvidersFailed) as second:
+        chain.complete(chat(0.5))
+    assert time.monotonic() - started < 0.3  # no second wait on a call that cannot answer in time
+    assert [f"{n}:{e.kind}" for n, e in second.value.failures] == ["openai:RetryableProviderError", "local:ExpectedTooSlow"]
+    assert local.calls == 1 and "does not fit" in str(second.value.failures[1][1])
+    answered = chain.complete(chat(3.0))  # with time enough it is called, and answers
+    assert answered.provider == "local" and local.calls == 2
+    assert chain.describe()[1]["latency"]["samples"] == 2
+
+
+def test_the_estimate_is_a_moving_average_of_answers_and_a_timeout_raises_it():
+    estimate = LatencyEstimate()
+    assert estimate.expected() is None and estimate.fits(0.001)  # unmeasured: tried
+    estimate.answered(1.0)
+    estimate.answered(2.0)
+    assert estimate.expected() == pytest.approx(1.3)  # 0.3 * 2 + 0.7 * 1
+    assert estimate.fits(1.3) and not estimate.fits(1.2)
+    estimate.timed_out(2.0)  # needed more than 2 s: at least 3 s expected now
+    assert estimate.expected() == pytest.approx(3.0)
+
+
+def test_a_skipped_provider_is_probed_again_after_the_interval():
+    now = [100.0]
+    estimate = LatencyEstimate(probe_after_s=60, timeout_memory_s=10, clock=lambda: now[0])
+    estimate.answered(10.0)  # slow answers: probed after probe_after_s
+    assert not estimate.fits(5.0)
+    now[0] += 30
+    assert not estimate.fits(5.0)
+    now[0] += 31
+    assert estimate.fits(5.0)  # one probe ...
+    assert not estimate.fits(5.0)  # ... per interval
+    estimate.answered(1.0)  # the probe found it fast again: its answer replaces the stale estimate
+    assert estimate.fits(5.0)
+    estimate.timed_out(8.0)  # a timeout may have been a passing hang: remembered for timeout_memory_s only
+    assert not estimate.fits(5.0)
+    now[0] += 11
+    assert estimate.fits(5.0) and not estimate.fits(5.0)
+
+
+def test_no_reserve_is_kept_for_a_provider_that_will_be_skipped():
+    first, slow = StandIn("openai"), LatencyEstimate()
+    slow.answered(30.0)
+    chain = ProviderChain([Link(first), Link(StandIn("local"), reserve_s=3.0, latency=slow)])
+    request = chat(5.0)
+    chain.complete(request)
+    assert first.calls[0] == pytest.approx(request.deadline)  # the whole deadline, not 5 - 3 s
+    fits = ProviderChain([Link(first), Link(StandIn("local"), reserve_s=3.0)])
+    request = chat(5.0)
+    fits.complete(request)
+    assert first.calls[1] == pytest.approx(request.deadline - 3.0)
+
+
+def test_latency_skipping_is_a_setting():
+    settings = load_settings(providers="openai", openai_api_key="sk-x", latency_probe_s=7, breaker_cooldown_s=9)
+    on = build_chain(settings, Metrics())
+    assert on.links[0].latency is not None and on.links[0].latency.probe_after_s == 7
+    assert on.links[0].latency.timeout_memory_s == 9
+    off = build_chain(load_settings(providers="openai", openai_api_key="sk-x", latency_skip=False), Metrics())
+    assert off.links[0].latency is None

@@ -21,6 +21,7 @@ from service.errors import InvalidOutput, ProviderError, ProviderUnavailable
 from service.output.schema import RecommendOutput
 from service.provider.base import ChatRequest, Provider
 from service.provider.local import Generation, LocalProvider
+from service.provider.local.provider import Row
 from service.provider.local.constrain import (
     GrammarLogitsProcessor,
     StringTokenCap,
@@ -176,8 +177,8 @@ def test_expired_jobs_are_skipped_by_the_worker():
         with ThreadPoolExecutor(2) as pool:
             running = in_thread(pool, provider, chat("running"))
             model.wait_started()
-            stale = batcher.submit(chat("stale"), deadline=time.monotonic() + 0.05, key=0.0)
-            fresh = batcher.submit(chat("fresh"), deadline=time.monotonic() + 10, key=0.0)
+            stale = batcher.submit(Row(chat("stale")), deadline=time.monotonic() + 0.05, key=0.0)
+            fresh = batcher.submit(Row(chat("fresh")), deadline=time.monotonic() + 10, key=0.0)
             time.sleep(0.1)
             model.release(2)
             running.result(timeout=5)
@@ -591,7 +592,7 @@ def smollm() -> Iterator[LocalProvider]:
 
 @pytest.fixture(scope="session")
 def cases():
-    return build_cases(reason_max_chars=REASON_CHARS, summary_max_chars=REASON_CHARS)
+    return build_cases(reason_max_chars=REASON_CHARS)  # no summary, as the pipeline asks a local model
 
 
 def assert_valid_answer(text: str, built) -> RecommendOutput:

@@ -18,6 +18,7 @@ A_FILE = str(Path(__file__).resolve())
 BAD_VALUES = {
     "catalog": "/nonexistent/catalog.jsonl",
     "catalog_strict": "maybe",
+    "data_dir": A_FILE,  # issue 14 (i14-deploy)
     "index_dir": A_FILE,
     "candidates": "0",
     "retrieval_memo": "-1",
@@ -47,6 +48,11 @@ BAD_VALUES = {
     "cache_fallback_ttl_s": "x",
     "cache_max_entries": "0",
     "cache_prefix": "has space",
+    # issue 15: conversations
+    "session_ttl_s": "0",
+    "session_max": "0",
+    "chat_history_turns": "-1",
+    "chat_context_tokens": "x",
     "local_model": "/nonexistent/model.gguf",
     "local_device": "tpu",
     "local_dtype": "int4",
@@ -65,7 +71,15 @@ BAD_VALUES = {
     "workers": "0",
     "threads": "0",
     "graceful_timeout_s": "0",
+    "worker_port": "0",  # issue 14 (i14-deploy)
     "max_body_bytes": "100",
+    # issue 13 (i13-faults)
+    "request_read_timeout_s": "0",
+    "redis_timeout_s": "-1",
+    "redis_breaker_failures": "0",
+    "redis_breaker_cooldown_s": "0",
+    "invalid_answer_window": "2",
+    "invalid_answer_ratio": "1.5",
     "log_level": "LOUD",
     "log_format": "xml",
     "log_prompts": "maybe",
@@ -88,11 +102,50 @@ BAD_VALUES = {
     "local_candidates": "0",
     "local_max_picks": "0",
     "local_temperature": "-1",
+    "local_url": "ftp://models.internal",
+    "local_host": "bad host!",
+    "local_port": "0",
+    "local_supervise": "maybe",
+    "local_start_timeout_s": "0",
+    "local_request_timeout_s": "-5",
+    "local_prompt_style": "tiny",
+    "local_quantize": "int4",
+    "local_omp_wait_policy": "spin",
     "copy_concurrency": "0",
     "copy_job_chunk_size": "0",
+    "data_dir": A_FILE,
+    "database_url": "mysql://shop@db/shop",
+    "db_migrate": "maybe",
+    "copy_jobs_per_key": "0",
+    "copy_job_products_per_key": "0",
     "copy_extra_banned": '["ok", 3]',
     "copy_extra_banned_languages": '["ok", 3]',  # as SHOPGUIDE_COPY_EXTRA_BANNED_ZH (see VARIABLE)
     "datasets_dir": "/nonexistent/datasets",
+    # issue 14 (i14-copy)
+    "catalog_columns": "Product Name=titel",
+    "latency_skip": "maybe",
+    "latency_probe_s": "-1",
+    "publishable_keys": "web:nothex:https://shop.example",
+    "publishable_rate_limit": "lots",
+    "publishable_ip_rate_limit": "lots",
+    "trusted_proxies": "-1",
+    # personalization model (issue 12, i12-model)
+    "personalize_log": "/nonexistent/interactions.jsonl",
+    "personalize_rebuild_events": "-1",
+    "personalize_rebuild_min_s": "0",
+    # issue 12: shopper events and personalization
+    "events_stream_max_len": "10",
+    "events_stream_max_age_days": "-1",
+    "events_history_max": "0",
+    "events_history_ttl_days": "0",
+    "events_dedup_max": "5",
+    "events_max_body_bytes": "1000",
+    "events_max_future_s": "-1",
+    "impressions_max": "0",
+    "personalize_pool": "0",
+    "personalize_weight": "-1",
+    "personalize_history": "0",
+    "personalize_prompt_history": "99",
 }
 # The variable a field's bad value goes in, where it is not env_name(field) (a family of variables).
 VARIABLE = {"copy_extra_banned_languages": "SHOPGUIDE_COPY_EXTRA_BANNED_ZH"}
@@ -295,3 +348,54 @@ def test_the_check_finds_an_environment_read(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("import os\nfrom os import getenv\nx = os.environ.get('A')\ny = os.getenv('B')\n")
     assert _environment_reads(probe) == [2, 3, 4]
+
+
+# -- issue 14 item 10: settings papercuts ---------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["debug", "Debug", " DEBUG "])
+def test_log_level_in_any_case(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPGUIDE_LOG_LEVEL", value)
+    assert load_settings().log_level == "DEBUG"
+
+
+def test_an_unknown_variable_is_warned_about_naming_the_closest(monkeypatch, caplog) -> None:
+    from service.settings import unknown_variables
+
+    assert unknown_variables({"SHOPGUIDE_DEADLINE": "5", "SHOPGUIDE_MODEL": "m", "SHOPGUIDE_COPY_EXTRA_BANNED_FR": "x",
+                              "SHOPGUIDE_TEST_REDIS_URL": "redis://x", "SHOPGUIDE_ZZZZZZZZ": "1", "OTHER": "1"}) == {
+        "SHOPGUIDE_DEADLINE": "SHOPGUIDE_DEADLINE_S", "SHOPGUIDE_ZZZZZZZZ": None,
+    }
+    monkeypatch.setenv("SHOPGUIDE_PROVIDER", "openai")  # a typo of SHOPGUIDE_PROVIDERS
+    with caplog.at_level("WARNING", logger="service.settings"):
+        load_settings()
+    assert "ignoring unknown variable SHOPGUIDE_PROVIDER; did you mean SHOPGUIDE_PROVIDERS?" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['{"vllm": {"base_url": "http://vllm:8000/v1"', '{"vllm": {"base_url": "http://vllm:8000/v1", "model": "m", "x": 1}}',
+     '["vllm"]'],
+)
+def test_bad_extra_providers_name_the_variable(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    message = refused(monkeypatch, SHOPGUIDE_EXTRA_PROVIDERS=value)
+    assert message.startswith("invalid configuration: SHOPGUIDE_EXTRA_PROVIDERS") and "extra_providers" not in message
+
+
+def test_extra_providers_still_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPGUIDE_EXTRA_PROVIDERS", '{"vllm": {"base_url": "http://vllm:8000/v1", "model": "Qwen/Q-7B"}}')
+    monkeypatch.setenv("SHOPGUIDE_PROVIDERS", "vllm")
+    assert load_settings().extra_providers["vllm"].model == "Qwen/Q-7B"
+
+
+def test_publishable_keys_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPGUIDE_PUBLISHABLE_KEYS", f"shop:{'a' * 64}:https://shop.example/|https://www.shop.example")
+    settings = load_settings()
+    assert settings.publishable_keys[0].origins == ("https://shop.example", "https://www.shop.example")
+    assert settings.auth_mode == "keys"
+    assert "list the origins" in refused(monkeypatch, SHOPGUIDE_PUBLISHABLE_KEYS=f"shop:{'a' * 64}:")
+
+
+def test_event_writes_have_their_own_default_rate_limit() -> None:  # issue 12: trackers post batches continuously
+    assert load_settings().rate_limit_for("events:write") == "6000/minute"
+    assert load_settings().rate_limit_for("recommend") == "600/minute"
+    assert load_settings(rate_limit="10/second").rate_limit_for("events:write") == "10/second"
+    assert load_settings(rate_limit_scopes={"events:write": "1/second"}).rate_limit_for("events:write") == "1/second"

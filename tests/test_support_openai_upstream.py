@@ -641,3 +641,21 @@ def test_reset_drops_a_stream_in_progress(upstream):
     with pytest.raises(openai.APIConnectionError):
         list(s)
     assert time.monotonic() - t0 < 1.0
+
+
+def test_stream_records_and_paced_unstreamed_answers():
+    """issue 15: each streamed answer's outcome is recorded; pace_unstreamed makes a whole answer take as long."""
+    import httpx
+
+    from tests.support.openai_upstream import OpenAIUpstream, cut_after, reply, stream
+
+    with OpenAIUpstream(ttft_s=0.1, tokens_per_s=100, pace_unstreamed=True) as up:
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        up.script(reply("one two three four five six seven eight"), stream("abc def", fault=cut_after(1)))
+        started = time.monotonic()
+        assert httpx.post(up.base_url + "/chat/completions", json=body).status_code == 200
+        assert time.monotonic() - started >= 0.1 + 8 / 100 - 0.01
+        with pytest.raises(httpx.HTTPError):
+            httpx.post(up.base_url + "/chat/completions", json={**body, "stream": True}).read()
+        (record,) = up.streams
+        assert record.outcome == "fault" and record.sent == 1 and record.total == 2

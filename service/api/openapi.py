@@ -7,6 +7,7 @@ from typing import Any
 
 from openapi_pydantic import (
     Components,
+    Example,
     Info,
     MediaType,
     OpenAPI,
@@ -64,7 +65,8 @@ class Endpoint:
     scope: str | None = SCOPE_FROM_TAG
     hidden: bool = False
     status: int = 200  # the success status, e.g. 202 for an accepted job
-    parameters: tuple[tuple[str, str, str], ...] = ()  # (name, "path" or "query", description)
+    # (name, "path" or "query", description[, JSON schema]); the schema defaults to a string
+    parameters: tuple[tuple[Any, ...], ...] = ()
 
     def __post_init__(self) -> None:
         scope = self.tag if self.scope == SCOPE_FROM_TAG else self.scope
@@ -74,7 +76,11 @@ class Endpoint:
 
 
 def _json(model: type[BaseModel]) -> dict[str, MediaType]:
-    return {"application/json": MediaType(media_type_schema=PydanticSchema(schema_class=model))}
+    """The model's JSON media type, with its named examples (a model's ``EXAMPLES``: Swagger UI's example menu,
+    so /docs can be tried with one click)."""
+    named: dict[str, Any] = getattr(model, "EXAMPLES", None) or {}
+    examples = {name: Example(summary=name, value=value) for name, value in named.items()} or None
+    return {"application/json": MediaType(media_type_schema=PydanticSchema(schema_class=model), examples=examples)}
 
 
 def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, Any]:
@@ -100,8 +106,14 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
             operationId=f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
             requestBody=RequestBody(required=True, content=_json(ep.request)) if ep.request else None,
             parameters=[
-                Parameter(name=name, param_in=where, required=where == "path", description=text, param_schema={"type": "string"})
-                for name, where, text in ep.parameters
+                Parameter(
+                    name=name,
+                    param_in=where,
+                    required=where == "path",
+                    description=text,
+                    param_schema=schema[0] if schema else {"type": "string"},
+                )
+                for name, where, text, *schema in ep.parameters
             ]
             or None,
             responses=responses,
@@ -113,7 +125,10 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
         type="http",
         scheme="bearer",
         description="An API key from `shopguide keys new`, sent as `Authorization: Bearer <key>`. Each operation "
-        "lists the scope its key needs (recommend, copy or ops). Without configured keys the service runs open.",
+        "lists the scope its key needs (recommend, copy or ops). Without configured keys the service runs open. "
+        "A publishable key (`pk_...`, `shopguide keys new NAME --publishable --origins ...`) may be used from a "
+        "storefront page: /v1/recommend only, with an Origin header naming one of its origins, rate-limited per "
+        "client IP.",
     )
     document = OpenAPI(
         info=Info(title=title, version=version),

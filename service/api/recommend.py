@@ -8,6 +8,7 @@ from service.api.http import json_response, read_body, request_id, request_trace
 from service.api.openapi import Endpoint
 from service.pipeline.recommend import RecommendPipeline
 from service.respond.recommend import RecommendResponse
+from service.stream.sse import stream_response, wants_stream
 from service.validate.recommend import RecommendRequest
 
 ENDPOINTS = [
@@ -20,7 +21,10 @@ ENDPOINTS = [
         RecommendRequest,
         errors=(400, 401, 403, 413, 415, 429, 503, 504),
         description="Retrieves candidates from the catalog, asks the provider chain to pick and explain "
-        "the best k, and falls back to retrieval order (degraded) when no provider answers.",
+        "the best k, and falls back to retrieval order (degraded) when no provider answers. With "
+        "`Accept: text/event-stream` the answer streams as server-sent events: `understood`, then each "
+        "validated `item` as soon as the model has named it, `reason`/`summary` text deltas, `restart` when "
+        "what streamed no longer holds, and `done` with the full answer (or `error`).",
     )
 ]
 
@@ -41,7 +45,12 @@ def recommend_blueprint(pipeline: RecommendPipeline) -> Blueprint:
         body = read_body(RecommendRequest)
         trace = request_trace()
         trace.shopper_text = body.query
-        answer = pipeline.run(body, request_id(), trace)
+        rid = request_id()
+        if wants_stream():
+            return stream_response(
+                lambda out: pipeline.run(body, rid, trace, out), text_field="summary", request_id=rid
+            )
+        answer = pipeline.run(body, rid, trace)
         headers = provenance_headers(
             provider=answer.provider, cache="hit" if answer.cached else "miss", prompt_version=answer.prompt_version
         )

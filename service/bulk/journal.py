@@ -17,16 +17,18 @@ may span lines, so a torn CSV could not be resumed safely, while a JSONL line ca
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from pydantic import ValidationError
 
-from service.bulk.records import CSV_COLUMNS, Finished, csv_rows
+from service.bulk.records import BOM, CSV_COLUMNS, SHOPIFY_COLUMNS, Finished, csv_rows, shopify_rows
 from service.respond.copy import CopyRecord
 
 
@@ -128,9 +130,21 @@ class Journal:
         self.close()
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: done under a lock, and put back at once)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, chunks: Iterator[bytes]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes it 0600; the user's umask decides
         with os.fdopen(fd, "wb") as fh:
             for chunk in chunks:
                 fh.write(chunk)
@@ -146,20 +160,37 @@ def _rewrite(path: Path, records: object) -> None:
     _atomic_write(path, (r.model_dump_json().encode() + b"\n" for r in records))  # type: ignore[attr-defined]
 
 
-def render_csv(journal_path: str | Path, csv_path: str | Path) -> int:
-    """Write the journal's records as CSV (atomically: readers never see half a file); returns the rows written."""
+def render_csv(
+    journal_path: str | Path,
+    csv_path: str | Path,
+    *,
+    layout: str = "csv",
+    title_of: Callable[[str], str | None] = lambda product_id: None,
+) -> int:
+    """Write the journal's records as CSV (atomically: readers never see half a file); returns the rows written.
+
+    ``layout``: ``csv`` (one row per variant, :data:`CSV_COLUMNS`) or ``shopify`` (Shopify's product import
+    columns, one row per product with copy; ``title_of`` gives each product's own title). The file starts with a
+    UTF-8 byte-order mark (Excel) and gets the user's umask, like any file the user writes.
+    """
     records, _ = _read(Path(journal_path))
     target = Path(csv_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
+    if layout == "shopify":
+        columns: tuple[str, ...] = SHOPIFY_COLUMNS
+        row_of: Callable[[CopyRecord], Iterable[list[str]]] = functools.partial(shopify_rows, title_of=title_of)
+    else:
+        columns, row_of = CSV_COLUMNS, csv_rows
 
     def chunks() -> Iterator[bytes]:
         nonlocal rows
         buffer = io.StringIO()
+        buffer.write(BOM)
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(columns)
         for record in records:
-            for row in csv_rows(record):
+            for row in row_of(record):
                 writer.writerow(row)
                 rows += 1
             if buffer.tell() > 1 << 16:

@@ -104,9 +104,16 @@ def throttle(
     """
     return ProviderChain(
         [
-            dataclasses.replace(link, provider=ThrottledProvider(link.provider, limiter, retry=retry, stop=stop))
+            dataclasses.replace(
+                link,
+                provider=ThrottledProvider(link.provider, limiter, retry=retry, stop=stop),
+                # its own latency estimate: waits behind the limiter must not teach the API's chain that a
+                # provider is slow (issue 14 item 8)
+                latency=link.latency.fresh() if link.latency is not None else None,
+            )
             for link in chain.links
-        ]
+        ],
+        getattr(chain, "quality", None),  # in-process jobs' answers count towards the API's provider readiness
     )
 
 

@@ -48,6 +48,11 @@ class FlightResult:
     shared: bool  # True when another caller's computation answered this one
 
 
+def flight_keys(key: str) -> tuple[str, str]:
+    """The lock and the published result of the flight computing ``key`` (what forgetting an answer drops too)."""
+    return f"{key}:flight", f"{key}:flight-result"
+
+
 class SingleFlight:
     """Coalesce concurrent computations of the same key."""
 
@@ -106,7 +111,7 @@ class SingleFlight:
     def _across_processes(self, key: str, compute: Compute, deadline: float, cache: AnswerCache | None) -> FlightResult:
         if self._client is None:
             return FlightResult(self._alone(compute, cache), shared=False)
-        lock_key, result_key = f"{key}:flight", f"{key}:flight-result"
+        lock_key, result_key = flight_keys(key)
         token = uuid.uuid4().hex
         try:
             acquired = bool(self._client.set(lock_key, token, nx=True, px=int(self._lock_ttl_s * 1000)))

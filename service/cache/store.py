@@ -16,6 +16,9 @@ from typing import Any, Protocol
 import redis
 from cachetools import TLRUCache
 
+from service.cache.redis_circuit import guarded_client
+from service.provider.breaker import CircuitBreaker
+
 log = logging.getLogger(__name__)
 
 
@@ -55,6 +58,13 @@ class AnswerCache(Protocol):
         The answer is written even when ``writes`` fail; its own failure counts as for :meth:`set`.
 
         :raises redis.RedisError: when ``writes`` failed.
+        """
+        ...
+
+    def delete(self, keys: list[str]) -> int:
+        """Drop these answers (a forgotten shopper's); how many were there.
+
+        :raises redis.RedisError: when Redis could not delete them.
         """
         ...
 
@@ -99,6 +109,10 @@ class MemoryCache:
     def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
         self.set(key, value, ttl_s)  # first: a failed round trip must not cost this process its answer
         writes.run()
+
+    def delete(self, keys: list[str]) -> int:
+        with self._lock:
+            return sum(1 for key in keys if self._data.pop(key, None) is not None)
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -176,6 +190,9 @@ class RedisCache:
         if queued:
             self._events.cache_event("set")
 
+    def delete(self, keys: list[str]) -> int:
+        return int(self._client.delete(*keys)) if keys else 0
+
     def status(self) -> dict[str, Any]:
         try:
             self._client.ping()
@@ -188,12 +205,9 @@ def _px(ttl_s: float) -> int:
     return max(1, int(ttl_s * 1000))
 
 
-def redis_client(url: str, *, socket_timeout_s: float = 0.5) -> redis.Redis:
-    """A pooled client whose calls fail fast when Redis is down instead of stalling requests."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout_s,
-        socket_connect_timeout=socket_timeout_s,
-        health_check_interval=30,
-        retry_on_timeout=False,
-    )
+def redis_client(url: str, *, socket_timeout_s: float = 0.5, breaker: CircuitBreaker | None = None) -> redis.Redis:
+    """A pooled client whose calls fail fast when Redis is down instead of stalling requests.
+
+    ``breaker``: skip Redis altogether after repeated failures (:mod:`service.cache.redis_circuit`).
+    """
+    return guarded_client(url, timeout_s=socket_timeout_s, breaker=breaker)

@@ -1,11 +1,12 @@
-"""Load a catalog from JSONL or CSV, reporting every bad row by line number."""
+"""Load a catalog from JSONL or CSV (shopguide's columns, a Shopify product export, or any CSV with a column
+map), reporting every bad row by line number. See :mod:`service.catalog.columns` for Shopify and ``--map``."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from service.catalog.columns import is_shopify, shopify_products
 from service.catalog.product import Product
 from service.errors import CatalogError
 
@@ -39,13 +41,15 @@ class LoadReport:
     rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    format: str = "shopguide"  # or "shopify": a Shopify product export, its variant rows folded per Handle
 
     @property
     def loaded(self) -> int:
         return self.rows - len(self.errors)
 
     def summary(self) -> str:
-        lines = [f"{self.source}: {self.rows} rows, {self.loaded} loaded, {len(self.errors)} rejected"]
+        what = "products (a Shopify export, variant rows folded per Handle)" if self.format == "shopify" else "rows"
+        lines = [f"{self.source}: {self.rows} {what}, {self.loaded} loaded, {len(self.errors)} rejected"]
         if self.ignored_columns:
             lines.append(f"ignored unknown fields: {', '.join(sorted(self.ignored_columns))}")
         lines.extend(f"  {err}" for err in self.errors)
@@ -91,8 +95,13 @@ def demo_catalog_path() -> Path:
     return Path(str(files("service.catalog").joinpath("data", DEMO_CATALOG)))
 
 
-def load_catalog(path: str | Path | None = None, *, strict: bool = False) -> Catalog:
+def load_catalog(
+    path: str | Path | None = None, *, strict: bool = False, columns: Mapping[str, str] | None = None
+) -> Catalog:
     """Load ``path`` (JSONL or CSV by extension); ``None`` loads the embedded demo catalog.
+
+    A CSV with Shopify's ``Handle`` and ``Title`` columns is read as a Shopify export; ``columns`` renames a
+    CSV's columns (or a JSONL row's keys) to product fields first (``{"Product Name": "title"}``).
 
     :raises CatalogError: if the file cannot be read, holds no products, or (``strict``) has any bad row.
     """
@@ -100,14 +109,15 @@ def load_catalog(path: str | Path | None = None, *, strict: bool = False) -> Cat
     if not path.is_file():
         raise CatalogError(f"catalog file not found: {path}")
     suffix = path.suffix.lower()
+    report = LoadReport(source=str(path))
+    rename = dict(columns or {})
     if suffix in {".jsonl", ".ndjson", ".json"}:
-        rows = _jsonl_rows(path)
+        rows = _renamed(_jsonl_rows(path), rename)
     elif suffix in {".csv", ".tsv"}:
-        rows = _csv_rows(path, delimiter="\t" if suffix == ".tsv" else ",")
+        rows = _csv_rows(path, delimiter="\t" if suffix == ".tsv" else ",", rename=rename, report=report)
     else:
         raise CatalogError(f"{path}: unknown catalog format {suffix!r} (use .jsonl or .csv)")
 
-    report = LoadReport(source=str(path))
     products: list[Product] = []
     seen: set[str] = set()
     ignored: set[str] = set()
@@ -166,28 +176,51 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
             yield line_no, row
 
 
-def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def _renamed(
+    rows: Iterator[tuple[int, dict[str, Any] | RowError]], rename: Mapping[str, str]
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    for line, row in rows:
+        yield line, row if isinstance(row, RowError) or not rename else {rename.get(k, k): v for k, v in row.items()}
+
+
+def _csv_rows(
+    path: Path, delimiter: str, *, rename: Mapping[str, str] | None = None, report: LoadReport | None = None
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     # csv.reader, not DictReader: DictReader reads its header lazily and skips blank
     # lines unseen, so the line a record starts on cannot be told from its line_num.
+    rename = rename or {}
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         header: list[str] | None = None
+        shopify: list[tuple[int, dict[str, str]]] | None = None
         end = 0  # last physical line consumed so far
         for cells in reader:
             line_no, end = end + 1, reader.line_num
             if not any(c.strip() for c in cells):
                 continue
             if header is None:
-                header = cells
+                header = [rename.get(c.strip(), c.strip()) for c in cells]
+                if is_shopify(header):
+                    shopify = []
+                    if report is not None:
+                        report.format = "shopify"
                 continue
             if len(cells) > len(header):
                 yield line_no, RowError(line_no, "more cells than header columns")
+                continue
+            if shopify is not None:
+                shopify.append((line_no, dict(zip(header, cells))))
                 continue
             record = dict(zip(header, cells))
             try:
                 yield line_no, _from_csv(record)
             except ValueError as exc:
                 yield line_no, RowError(line_no, str(exc), (record.get("id") or "").strip() or None)
+        for line_no, row in shopify_products(shopify or []):
+            if "_error" in row:
+                yield line_no, RowError(line_no, row["_error"], row.get("id"))
+            else:
+                yield line_no, row
 
 
 def _from_csv(record: dict[str, str | None]) -> dict[str, Any]:
@@ -220,3 +253,39 @@ def _from_csv(record: dict[str, str | None]) -> dict[str, Any]:
         else:
             row[key] = value
     return row
+
+
+CSV_FIELDS = tuple(Product.model_fields)
+
+
+def write_catalog(products: Iterable[Product], path: str | Path) -> int:
+    """Write ``products`` as a shopguide catalog (.jsonl, or .csv with a UTF-8 byte-order mark for Excel) that
+    :func:`load_catalog` reads back as they are; the file gets the user's umask. Returns the products written."""
+    path = Path(path)
+    count = 0
+    if path.suffix.lower() == ".csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(CSV_FIELDS)
+            for product in products:
+                data = product.model_dump(mode="json")
+                writer.writerow([_csv_cell(name, data[name]) for name in CSV_FIELDS])
+                count += 1
+        return count
+    with path.open("w", encoding="utf-8") as fh:
+        for product in products:
+            fh.write(product.model_dump_json(exclude_defaults=True) + "\n")
+            count += 1
+    return count
+
+
+def _csv_cell(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if name == "attributes":
+        return json.dumps(value, ensure_ascii=False) if value else ""
+    if name == "tags":
+        return ";".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -54,8 +54,28 @@ class Product(BaseModel):
     @field_validator("tags", mode="before")
     @classmethod
     def _clean_tags(cls, value: object) -> object:
+        # Strings are stripped and blank ones dropped; anything else is left to the type check (a number is read
+        # as a string in a catalog file, an object is refused: the schema says strings).
         if isinstance(value, (list, tuple)):
-            return tuple(str(t).strip() for t in value if str(t).strip())
+            return tuple(t.strip() if isinstance(t, str) else t for t in value if not isinstance(t, str) or t.strip())
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _fits_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Every step after this one (prompt data, cache keys, stored records) encodes with orjson, whose
+        # integers are 64-bit: a larger one must be refused here, naming the field, not fail later as a 500.
+        def check(item: object) -> None:
+            if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**64:
+                raise ValueError("a number in attributes is too large (integers must fit in 64 bits)")
+            if isinstance(item, dict):
+                for inner in item.values():
+                    check(inner)
+            elif isinstance(item, (list, tuple)):
+                for inner in item:
+                    check(inner)
+
+        check(value)
         return value
 
     def facts(self) -> dict[str, Any]:

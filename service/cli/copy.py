@@ -4,8 +4,9 @@ The same copy pipeline as ``POST /v1/copy``; this module only reads arguments,
 feeds products to a bounded thread pool, writes one JSONL line per product and
 shows progress. Re-running skips products already in the output; Ctrl-C (or
 SIGTERM) stops taking new products, writes the ones in flight and exits 130 with
-a valid file. ``--format csv`` keeps the JSONL journal next to the CSV
-(``<out>.journal.jsonl``) and renders the CSV from it at the end of every run.
+a valid file. ``--format csv`` (or ``shopify``: Shopify's import columns) keeps the
+JSONL journal next to the CSV (``<out>.journal.jsonl``) and renders the CSV from it at
+the end of every run.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from service.bulk.records import Finished, finished, write_record
 from service.bulk.procs import ProcessRunner
 from service.bulk.runner import run_bounded
 from service.bulk.throttle import BULK_DEADLINE_S, throttled_chain
+from service.catalog.columns import parse_column_map
 from service.catalog.load import Catalog, load_catalog
 from service.catalog.product import Product
 from service.copywriting.channels import CHANNELS, LENGTHS
@@ -52,7 +54,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--catalog", help="catalog file (.jsonl or .csv); default SHOPGUIDE_CATALOG or the demo catalog")
     parser.add_argument("--out", required=True, help="output file; products already in it are skipped")
-    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
+    parser.add_argument(
+        "--format",
+        choices=("jsonl", "csv", "shopify"),
+        default="jsonl",
+        help="output format (default jsonl); csv: one row per variant; shopify: Shopify's product import columns "
+        "(Handle, Title, Body (HTML), SEO Title, SEO Description), one row per product with copy",
+    )
+    parser.add_argument(
+        "--map", help="catalog columns to read as product fields: 'Product Name=title,SKU=id' (default SHOPGUIDE_CATALOG_COLUMNS)"
+    )
     parser.add_argument("--ids", help="only these product ids: comma-separated, or @FILE with one id per line")
     parser.add_argument("--channel", choices=CHANNELS, default="pdp")
     parser.add_argument("--tone", default="friendly", help=f"a preset ({', '.join(TONE_PRESETS)}) or free text")
@@ -168,7 +179,11 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidRequest("--concurrency must be at least 1")
     options = _options(args)
     settings = load_settings(deadline_s=args.deadline)
-    catalog = load_catalog(args.catalog or settings.catalog, strict=settings.catalog_strict)
+    try:
+        columns = parse_column_map(args.map) if args.map else settings.catalog_columns
+    except ValueError as exc:
+        raise InvalidRequest(f"--map: {exc}") from None
+    catalog = load_catalog(args.catalog or settings.catalog, strict=settings.catalog_strict, columns=columns)
     wanted = _wanted_ids(args.ids)
     if wanted is None:
         products: list[Product] = list(catalog.products)
@@ -216,8 +231,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         journal.close()
-        if args.format == "csv":
-            render_csv(journal_path, out)
+        if args.format != "jsonl":
+            render_csv(journal_path, out, layout=args.format, title_of=lambda pid: getattr(catalog.get(pid), "title", None))
 
     elapsed = time.monotonic() - started
     interrupted = stop.is_set() or hard_stop

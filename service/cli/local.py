@@ -1,4 +1,4 @@
-"""``shopguide local prepare``: locate, convert and load the local model once, ahead of serving."""
+"""``shopguide local prepare`` (convert and load the model once) and ``shopguide local serve`` (the model server)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from service.settings import load_settings
+from service.settings import export_openmp_wait_policy, load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +17,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="convert the model (a GGUF is dequantized once into a cached directory) and load it, so serving starts fast",
     )
     prepare.set_defaults(run=run_prepare)
+    serve = inner.add_parser(
+        "serve",
+        help="run the OpenAI-compatible model server (/v1/chat/completions, /v1/models, /healthz, /metrics)",
+    )
+    serve.add_argument("--host", help="bind address (default SHOPGUIDE_LOCAL_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default SHOPGUIDE_LOCAL_PORT or 8002)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    overrides = {k: v for k, v in {"local_host": args.host, "local_port": args.port}.items() if v}
+    settings = load_settings(**overrides)
+    export_openmp_wait_policy(settings)  # before torch is imported
+    from service.local_server.server import run_server
+
+    run_server(settings)
+    return 0
 
 
 def run_prepare(args: argparse.Namespace) -> int:

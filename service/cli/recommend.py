@@ -12,8 +12,12 @@ from service.validate.recommend import RecommendRequest
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("recommend", help="recommend products for a shopper's request")
-    parser.add_argument("query", help="the shopper's words")
+    parser = sub.add_parser("recommend", help="recommend products for a shopper's request, or for a shopper")
+    parser.add_argument("query", nargs="?", help="the shopper's words (optional with --user: their \"for you\" picks)")
+    parser.add_argument("--user", help="the shopper's id: their stored history personalizes the answer")
+    parser.add_argument("--recent", action="append", default=[], metavar="PRODUCT_ID",
+                        help="a product the shopper saw recently (repeatable, most recent first)")
+    parser.add_argument("--include-purchased", action="store_true", help="also recommend products they bought")
     parser.add_argument("--k", type=int, default=5, help="how many products (1-20)")
     parser.add_argument("--language", help="answer language (default: the query's)")
     parser.add_argument("--price-min", type=float)
@@ -38,7 +42,13 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.include_out_of_stock:
         filters["in_stock"] = False
-    body = {"query": args.query, "k": args.k, "filters": filters}
+    body: dict = {"k": args.k, "filters": filters}
+    if args.query is not None:
+        body["query"] = args.query
+    if args.user or args.recent:
+        body["user"] = {"recent_product_ids": args.recent, "include_purchased": args.include_purchased}
+        if args.user:
+            body["user"]["id"] = args.user
     if args.language:
         body["language"] = args.language
     request = parse_body(RecommendRequest, json.dumps(body))  # the same validation as the API
@@ -55,4 +65,6 @@ def run(args: argparse.Namespace) -> int:
         price = f"{item.price:g} {item.currency or ''}".strip() if item.price is not None else "-"
         print(f"{rank}. {item.title}  [{item.id}]  {price}  ({item.source})")
         print(f"   {item.reason}")
+        if item.because:
+            print(f"   because of: {', '.join(item.because)}")
     return 0

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from service.local_server.supervisor import start_model_server, wants_model_server
 from service.ops.gunicorn import ensure_port_free, gunicorn_options, metrics_hooks, prepare_metrics_dir
+from service.ops.logs import configure_logging
 from service.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 AppFactory = Callable[[Settings], Any]
 
@@ -39,11 +44,28 @@ def serve(settings: Settings, app_factory: AppFactory | None = None) -> None:
 
     ``app_factory`` builds the WSGI app in each worker (default :func:`service.app.create_app`).
     """
-    options = gunicorn_options(settings)
-    ensure_port_free(options["bind"])
+    ensure_port_free(gunicorn_options(settings)["bind"])
+    supervisor = None
+    if wants_model_server(settings):  # issue 17: one model server for every worker, supervised from here
+        settings, supervisor = start_model_server(settings)
+    options = gunicorn_options(settings)  # the workers now count as hosted-only: no model inside them
     directory, temporary = prepare_metrics_dir(settings)  # before any worker forks
     options.update(metrics_hooks(directory, temporary))
-    _Gunicorn(settings, options, app_factory).run()
+    if supervisor is not None:
+        options["on_exit"] = _also(options["on_exit"], lambda server: supervisor.stop())
+    try:
+        _Gunicorn(settings, options, app_factory).run()
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+
+
+def _also(first: Callable[[Any], None], then: Callable[[Any], None]) -> Callable[[Any], None]:
+    def both(server: Any) -> None:
+        first(server)
+        then(server)
+
+    return both
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,11 +80,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers, "threads": args.threads}.items() if v}
     settings = load_settings(**overrides)  # fail fast on bad configuration, before forking workers
+    configure_logging(settings)  # the master's lines too (gunicorn's own follow through logconfig_dict)
     try:
         ensure_port_free(gunicorn_options(settings)["bind"])
     except OSError as exc:
         print(f"shopguide: {exc}", file=sys.stderr)
         return 1
-    print(f"shopguide listening on http://{settings.host}:{settings.port}  (docs: /docs)", flush=True)
+    if settings.db_migrate:  # once, before workers fork (each worker then finds the schema current)
+        from service.db.engine import build_engine
+        from service.db.migrate import upgrade
+
+        engine = build_engine(settings)
+        upgrade(engine)
+        engine.dispose()
+    log.info("shopguide listening on http://%s:%d (docs: /docs)", settings.host, settings.port)
     serve(settings)
     return 0

@@ -11,7 +11,6 @@ and exits; a second one stops at once (the chunk is then picked up again).
 from __future__ import annotations
 
 import argparse
-import logging
 import threading
 
 import redis
@@ -22,10 +21,20 @@ from service.bulk.limiter import AdaptiveLimiter, RedisPauseBoard
 from service.bulk.throttle import BULK_DEADLINE_S, throttled_chain
 from service.catalog.load import load_catalog
 from service.errors import ConfigError
-from service.jobs.rq_backend import DEFAULT_LEASE_S, Leases, RQDispatcher, Sweeper, bound_job_class, queue_name
+from service.jobs.rq_backend import (
+    DEFAULT_LEASE_S,
+    Beacon,
+    Leases,
+    RQDispatcher,
+    Sweeper,
+    bound_job_class,
+    queue_name,
+)
 from service.jobs.store import RedisJobStore
 from service.jobs.work import ChunkWorker
-from service.ops.metrics import Metrics
+from service.ops.logs import configure_logging, status_line
+from service.ops.metrics import JobQueueCollector, Metrics
+from service.ops.worker_health import WorkerHealth
 from service.settings import load_settings
 
 
@@ -45,12 +54,14 @@ def run(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         raise ConfigError("REDIS_URL: shopguide worker needs Redis (without it, copy jobs run inside the API process)")
     concurrency = args.concurrency or settings.copy_concurrency
-    logging.getLogger("service").setLevel(settings.log_level)
-    catalog = load_catalog(settings.catalog, strict=settings.catalog_strict)
-    connection = redis.Redis.from_url(settings.redis_url)
+    # RQ's worker lines go through the root handler (RQ adds no console handler of its own when there is one).
+    configure_logging(settings)
+    catalog = load_catalog(settings.catalog, strict=settings.catalog_strict, columns=settings.catalog_columns)
+    connection = redis.Redis.from_url(settings.redis_url)  # redis://, rediss:// (TLS) or unix:// (a socket)
     store = RedisJobStore(connection, settings.cache_prefix)
     stop = threading.Event()
     metrics = Metrics()
+    metrics.watch(JobQueueCollector(connection, queue_name(settings.cache_prefix)))
     limiter = AdaptiveLimiter(concurrency, board=RedisPauseBoard(connection, f"{settings.cache_prefix}:copy:pause"))
     pipeline = bulk_pipeline(settings, catalog, throttled_chain(settings, metrics, limiter, stop=stop), metrics)
     chunks = ChunkWorker(pipeline, store, concurrency=concurrency, stop=stop)
@@ -62,14 +73,33 @@ def run(args: argparse.Namespace) -> int:
         job_class=bound_job_class(chunks, leases),
         name=args.name,
     )
+    health = None
+    if settings.worker_port:
+        health = WorkerHealth(
+            connection, metrics, host=settings.host, port=settings.worker_port, name=lambda: worker.name
+        ).start()
+    # On stdout whatever the log level: what a supervisor (or a test) waits for; a JSON object with JSON logs.
+    beacon = Beacon(connection, settings.cache_prefix, worker.name).start()  # what /readyz counts as a live worker
     print(
-        f"shopguide worker {worker.name} ready: queue {queue_name(settings.cache_prefix)}, "
-        f"{len(catalog)} products, concurrency {concurrency}",
+        status_line(
+            settings,
+            f"shopguide worker {worker.name} ready: queue {queue_name(settings.cache_prefix)}, "
+            f"{len(catalog)} products, concurrency {concurrency}",
+            worker=worker.name,
+            queue=queue_name(settings.cache_prefix),
+            health_port=health.port if health else None,
+        ),
         flush=True,
     )
+    if health:
+        health.running.set()
     try:
         worker.work(burst=args.burst, logging_level=settings.log_level)
     finally:
+        if health:
+            health.running.clear()
+            health.stop()
         stop.set()
         sweeper.stop()
+        beacon.stop()
     return 0

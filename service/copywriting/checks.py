@@ -6,9 +6,11 @@ from collections.abc import Hashable, Iterable, Sequence
 
 from service.catalog.product import Product
 from service.copywriting.channels import ChannelLimits, check_length
-from service.copywriting.compliance import ComplianceRules, find_banned, has_certification
+from service.copywriting.compliance import ComplianceBook, ComplianceRules, find_banned, has_certification
+from service.copywriting.language import language_problems, product_words
 from service.copywriting.grounding import ProductFacts, product_facts, unsupported_claims
 from service.copywriting.schema import CopyChecks, CopyVariant
+from service.copywriting.similar import duplicates
 from service.text.phrases import PhraseIndex
 
 
@@ -37,20 +39,24 @@ def check_variant(
     limits: ChannelLimits | None = None,
     keywords: Sequence[str] = (),
     banned_words: Sequence[str] = (),
-    compliance: ComplianceRules | None = None,
+    compliance: ComplianceRules | ComplianceBook | None = None,
+    language: str | None = None,
 ) -> CopyChecks:
-    """Run every check on one variant. ``limits``/``compliance`` None skip those checks.
+    """Run every check on one variant. ``limits``/``compliance``/``language`` None skip those checks.
 
-    The product's brand is never a compliance hit (a brand named 永久 is no claim).
+    A :class:`ComplianceBook` checks the text against the lists of every script it holds (English copy
+    carrying "全网最低价" meets the zh list), not only ``language``'s. ``language`` also checks that the
+    copy is written in that language (:mod:`service.copywriting.language`). The product's brand is never a
+    compliance hit (a brand named 永久 is no claim).
     """
     facts = product if isinstance(product, ProductFacts) else product_facts(product)
     text = variant.text()
     banned = find_banned(text, banned_words)
     compliance_hits: list[str] = []
     if compliance is not None:
-        compliance_hits = compliance.find(
-            text, certified=has_certification(facts.product), allow=(facts.product.brand,)
-        )
+        rules = compliance.for_text(text, language) if isinstance(compliance, ComplianceBook) else compliance
+        compliance_hits = rules.find(text, certified=has_certification(facts.product), allow=(facts.product.brand,))
+    wrong_language = language_problems(variant, language, product_words(facts.product)) if language else []
     covered, missing = keyword_coverage(text, keywords)
     length_problems = check_length(variant, limits) if limits is not None else []
     return CopyChecks(
@@ -62,6 +68,7 @@ def check_variant(
         unsupported_claims=unsupported_claims(text, facts),
         length_ok=not length_problems,
         length_problems=length_problems,
+        language_problems=wrong_language,
     )
 
 
@@ -72,16 +79,19 @@ def check_variants(
     limits: ChannelLimits | None = None,
     keywords: Sequence[str] = (),
     banned_words: Sequence[str] = (),
-    compliance: ComplianceRules | None = None,
+    compliance: ComplianceRules | ComplianceBook | None = None,
+    language: str | None = None,
 ) -> list[CopyChecks]:
-    """:func:`check_variant` for each variant, reading the product data once."""
+    """:func:`check_variant` for each variant, reading the product data once; near-duplicates are marked."""
     facts = product if isinstance(product, ProductFacts) else product_facts(product)
-    return [
+    checks = [
         check_variant(
-            v, facts, limits=limits, keywords=keywords, banned_words=banned_words, compliance=compliance
+            v, facts, limits=limits, keywords=keywords, banned_words=banned_words, compliance=compliance,
+            language=language,
         )
         for v in variants
     ]
+    return mark_duplicates(variants, checks)
 
 
 def aggregate(checks: Sequence[CopyChecks]) -> CopyChecks:
@@ -104,9 +114,22 @@ def aggregate(checks: Sequence[CopyChecks]) -> CopyChecks:
         unsupported_claims=dedupe(u for c in checks for u in c.unsupported_claims),
         length_ok=all(c.length_ok for c in checks),
         length_problems=[f"variant {i}: {p}" for i, c in enumerate(checks) for p in c.length_problems],
+        language_problems=[f"variant {i}: {p}" for i, c in enumerate(checks) for p in c.language_problems],
     )
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
     """``items`` without repeats, first appearance kept."""
     return list(dict.fromkeys(items))
+
+
+def mark_duplicates(variants: Sequence[CopyVariant], checks: Sequence[CopyChecks]) -> list[CopyChecks]:
+    """``checks`` with ``duplicate_of`` set (1-based) on each variant that nearly repeats an earlier one, and
+    cleared on the others (:mod:`service.copywriting.similar`)."""
+    found = duplicates(variants)
+    return [
+        c.model_copy(update={"duplicate_of": found[i] + 1 if i in found else None})
+        if c.duplicate_of != (found[i] + 1 if i in found else None)
+        else c
+        for i, c in enumerate(checks)
+    ]

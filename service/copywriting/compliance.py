@@ -33,7 +33,7 @@ so 永久 bicycles or a 最生活 towel are not flagged).
   for one language, a JSON array or a comma/newline separated list.
 - ``SHOPGUIDE_COPY_EXTRA_BANNED``: more terms for every language.
 
-:func:`extra_terms_from_env` reads the last two from an environment mapping.
+``Settings`` reads the last two; ``bulk.factory.copy_extra_terms`` hands them to the checks.
 """
 
 from __future__ import annotations
@@ -46,24 +46,25 @@ from typing import Literal
 
 from service.catalog.product import Product
 from service.text.phrases import PhraseIndex, leftmost_longest, normalize
+from service.text.script import scripts_in
 
 __all__ = [
     "COMPLIANCE_MODES",
+    "ComplianceBook",
     "ComplianceHit",
     "ComplianceRules",
     "ComplianceTerm",
     "compliance_rules",
-    "extra_terms_from_env",
     "find_banned",
     "has_certification",
     "parse_term_list",
     "primary_language",
+    "text_languages",
 ]
 
 ComplianceMode = Literal["default", "off"]
 COMPLIANCE_MODES: tuple[str, ...] = ("default", "off")
 ENV_MODE = "SHOPGUIDE_COPY_COMPLIANCE"
-ENV_EXTRA_PREFIX = "SHOPGUIDE_COPY_EXTRA_BANNED"
 
 # -- zh: 广告法 ----------------------------------------------------------------------------------
 _ZH_GROUPS: dict[str, tuple[str, ...]] = {
@@ -213,6 +214,14 @@ class ComplianceRules:
         extra = tuple(ComplianceTerm(t.strip(), group) for t in extra_terms if t and t.strip())
         return ComplianceRules(self.locale, self.terms + extra, self.exceptions)
 
+    def merged(self, others: Iterable[ComplianceRules]) -> ComplianceRules:
+        """These rules and ``others``'s terms and exceptions together (for text in several scripts)."""
+        terms, exceptions = list(self.terms), list(self.exceptions)
+        for other in others:
+            terms += [t for t in other.terms if t not in terms]
+            exceptions += [e for e in other.exceptions if e not in exceptions]
+        return ComplianceRules(self.locale, tuple(terms), tuple(exceptions))
+
     def allowing(self, words: Iterable[str]) -> ComplianceRules:
         """These rules with ``words`` as exceptions: a brand such as 永久 (bicycles) is no claim.
 
@@ -310,25 +319,6 @@ def parse_term_list(raw: str | None) -> tuple[str, ...]:
     return tuple(t.strip() for t in re.split(r"[,，、\n]", normalize(raw)) if t.strip())
 
 
-def extra_terms_from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
-    """``SHOPGUIDE_COPY_EXTRA_BANNED[_<LOCALE>]`` -> ``{"zh": (...), "*": (...)}``.
-
-    :raises ValueError: naming the variable whose value is not a term list.
-    """
-    out: dict[str, tuple[str, ...]] = {}
-    for name, value in environ.items():
-        if name != ENV_EXTRA_PREFIX and not name.startswith(ENV_EXTRA_PREFIX + "_"):
-            continue
-        suffix = name[len(ENV_EXTRA_PREFIX) + 1 :]
-        key = primary_language(suffix) if suffix else "*"
-        try:
-            terms = parse_term_list(value)
-        except ValueError as exc:
-            raise ValueError(f"{name}: {exc}") from None
-        if terms:
-            out[key] = out.get(key, ()) + terms
-    return out
-
 
 def compliance_rules(
     locale: str | None,
@@ -349,3 +339,45 @@ def compliance_rules(
         if key == "*" or (lang and primary_language(key) == lang):
             added.extend(terms)
     return rules.extended(added) if added else rules
+
+
+def text_languages(text: str, language: str | None) -> list[str]:
+    """The languages whose rules apply to ``text`` copy asked for in ``language``: that language first, then the
+    language of every script the text holds (Han: zh; Latin letters: ``language`` when it is written in Latin
+    letters, else en). English copy carrying "全网最低价" is checked against the zh list too."""
+    lang = primary_language(language)
+    out = [lang] if lang else []
+    for script in sorted(scripts_in(text)):
+        code = script if script != "latin" else (lang if lang and lang not in ("zh", "ja", "ko") else "en")
+        if code not in out:
+            out.append(code)
+    return out
+
+
+class ComplianceBook:
+    """The compliance rules of every language, from settings, merged per combination of languages on first use.
+
+    :meth:`for_text` is what the copy checks call: the rules for the scripts a text is written in, not only for
+    the language that was asked for.
+    """
+
+    def __init__(self, mode: str = "default", extra_terms: Mapping[str, Sequence[str]] | None = None) -> None:
+        if mode not in COMPLIANCE_MODES:
+            raise ValueError(f"{ENV_MODE}: unknown mode {mode!r}; known: {', '.join(COMPLIANCE_MODES)}")
+        self.mode = mode
+        self.extra_terms = {k: tuple(v) for k, v in (extra_terms or {}).items()}
+        self._rules: dict[tuple[str, ...], ComplianceRules] = {}
+
+    def rules(self, languages: Sequence[str]) -> ComplianceRules:
+        """The rules of ``languages`` merged (the first one names the result); built once per combination."""
+        key = tuple(languages) or ("",)
+        rules = self._rules.get(key)
+        if rules is None:  # a race builds the same value twice; harmless
+            parts = [compliance_rules(code, mode=self.mode, extra_terms=self.extra_terms) for code in key]
+            rules = parts[0].merged(parts[1:]) if len(parts) > 1 else parts[0]
+            self._rules[key] = rules
+        return rules
+
+    def for_text(self, text: str, language: str | None) -> ComplianceRules:
+        return self.rules(text_languages(text, language))
+

@@ -18,6 +18,8 @@ The policy, in order:
    compliance hit        dropped              dropped
    over the length limit dropped              dropped
    unsupported claim     kept, flagged        dropped
+   wrong language        dropped              dropped
+   near-duplicate        merged (dropped)     merged (dropped)
    missing keyword       kept, reported       kept, reported
    ====================  ===================  ===============
 
@@ -27,18 +29,26 @@ The policy, in order:
    limits always hold for returned copy. Unsupported claims are found by a
    heuristic that can be wrong both ways, so outside strict mode they are
    returned for a person to review, listed in ``checks.unsupported_claims``.
+   Copy in the wrong language (:mod:`service.copywriting.language`) is unusable
+   where it was asked for. A variant that nearly repeats an earlier returned one
+   (:mod:`service.copywriting.similar`) is merged into it: variants must differ.
 
-Dropped variants are reported (reasons and checks, never their text) in
-``dropped_variants``; a response may hold fewer variants than asked for, or none.
+Every variant not returned is in ``rejected``, with its text and the reasons: the
+ones dropped, and the ones a regeneration replaced (``outcome: "replaced"``), so a
+marketer sees what was wrong. A response may hold fewer variants than asked for; one
+with none is answered from the product's facts, marked degraded (see
+:mod:`service.pipeline.copy`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.copywriting.checks import aggregate
+from service.copywriting.checks import aggregate, mark_duplicates
+from service.copywriting.language import language_name
 from service.copywriting.schema import CopyChecks, CopyVariant
-from service.respond.copy import CopyVariantOut, DroppedVariant
+from service.copywriting.similar import duplicates
+from service.respond.copy import CopyVariantOut, NearDuplicates, RejectedVariant
 
 
 def needs_regeneration(checks: CopyChecks) -> bool:
@@ -57,12 +67,23 @@ def fatal_reasons(checks: CopyChecks, *, strict: bool) -> list[str]:
         reasons.append("length: " + "; ".join(checks.length_problems))
     if strict and checks.unsupported_claims:
         reasons.append("unsupported claims: " + ", ".join(checks.unsupported_claims))
+    if checks.language_problems:
+        reasons.append("language: " + "; ".join(checks.language_problems))
+    if checks.duplicate_of is not None:
+        reasons.append(f"near-duplicate of variant {checks.duplicate_of}")
     return reasons
 
 
-def problem_lines(checks: CopyChecks) -> list[str]:
+def problem_lines(checks: CopyChecks, language: str = "") -> list[str]:
     """The problems of one variant, worded for the model in the regeneration message."""
     lines: list[str] = []
+    if checks.duplicate_of is not None:
+        lines.append(
+            f"nearly repeats variant {checks.duplicate_of}: write a different variant (another angle, other words)"
+        )
+    if checks.language_problems:
+        want = language_name(language.split("-")[0]) if language else "the requested language"
+        lines.append(f"is not written in {want}: " + "; ".join(checks.language_problems))
     if checks.banned_hits:
         lines.append("uses words that are not allowed: " + ", ".join(checks.banned_hits))
     if checks.compliance_hits:
@@ -81,32 +102,42 @@ def worse(replacement: CopyChecks, current: CopyChecks, *, strict: bool) -> bool
 
 def _badness(checks: CopyChecks, strict: bool) -> tuple[int, int]:
     problems = (
-        len(checks.banned_hits) + len(checks.compliance_hits) + len(checks.length_problems) + len(checks.unsupported_claims)
+        len(checks.banned_hits) + len(checks.compliance_hits) + len(checks.length_problems)
+        + len(checks.unsupported_claims) + len(checks.language_problems) + (checks.duplicate_of is not None)
     )
     return len(fatal_reasons(checks, strict=strict)), problems
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The variants that may be returned, those dropped (reasons and checks, never their text), and the
-    checks summary: of the kept variants, else of the dropped ones."""
+    """The variants that may be returned, those rejected (text, reasons, checks), the near-duplicates counted,
+    and the checks summary: of the kept variants, else of the dropped ones."""
 
     kept: list[CopyVariantOut]
-    dropped: list[DroppedVariant]
+    rejected: list[RejectedVariant]
     checks: CopyChecks
+    near_duplicates: NearDuplicates = field(default_factory=NearDuplicates)
 
 
 @dataclass
 class Drafts:
-    """The variants as they stand: the model's answer, then the replacements the policy took."""
+    """The variants as they stand: the model's answer, then the replacements the policy took.
+
+    Near-duplicates are marked on the checks (``duplicate_of``) as the drafts are made, so they are among the
+    :meth:`failing` variants that get the one regeneration.
+    """
 
     variants: list[CopyVariant]
     checks: list[CopyChecks]
     regenerated: list[bool] = field(default_factory=list)
+    replaced: list[tuple[CopyVariant, CopyChecks]] = field(default_factory=list)
+    duplicates_found: int = 0
 
     def __post_init__(self) -> None:
         if not self.regenerated:
             self.regenerated = [False] * len(self.variants)
+        self.checks = mark_duplicates(self.variants, self.checks)
+        self.duplicates_found = sum(c.duplicate_of is not None for c in self.checks)
 
     def failing(self) -> list[int]:
         """Which variants get the one regeneration."""
@@ -122,21 +153,39 @@ class Drafts:
             self.checks.append(checks)
             self.regenerated.append(True)
         elif not worse(checks, self.checks[index], strict=strict):
+            self.replaced.append((self.variants[index], self.checks[index]))
             self.variants[index] = variant
             self.checks[index] = checks
             self.regenerated[index] = True
 
     def verdict(self, *, strict: bool) -> Verdict:
-        """Keep or drop each variant, after its regeneration."""
+        """Keep or drop each variant, after its regeneration; then merge the kept ones that nearly repeat an
+        earlier kept one (``duplicate_of`` then numbers the variant it repeats among the returned ones)."""
+        checks = [c.model_copy(update={"duplicate_of": None}) if c.duplicate_of is not None else c for c in self.checks]
+        usable = [i for i, c in enumerate(checks) if not fatal_reasons(c, strict=strict)]
+        repeats = duplicates([self.variants[i] for i in usable])
+        position: dict[int, int] = {}  # draft index -> 1-based number among the returned variants
+        for k, i in enumerate(usable):
+            if k in repeats:
+                checks[i] = checks[i].model_copy(update={"duplicate_of": position[usable[repeats[k]]]})
+            else:
+                position[i] = len(position) + 1
         kept: list[CopyVariantOut] = []
         kept_checks: list[CopyChecks] = []
-        dropped: list[DroppedVariant] = []
-        for variant, checks, again in zip(self.variants, self.checks, self.regenerated, strict=True):
-            reasons = fatal_reasons(checks, strict=strict)
+        rejected: list[RejectedVariant] = []
+        for variant, check, again in zip(self.variants, checks, self.regenerated, strict=True):
+            reasons = fatal_reasons(check, strict=strict)
             if reasons:
-                dropped.append(DroppedVariant(reasons=reasons, checks=checks))
+                rejected.append(RejectedVariant(**variant.model_dump(), reasons=reasons, checks=check))
             else:
-                kept.append(CopyVariantOut(**variant.model_dump(), checks=checks, regenerated=again))
-                kept_checks.append(checks)
-        summary = aggregate(kept_checks) if kept else aggregate([d.checks for d in dropped])
-        return Verdict(kept, dropped, summary)
+                kept.append(CopyVariantOut(**variant.model_dump(), checks=check, regenerated=again))
+                kept_checks.append(check)
+        for variant, check in self.replaced:
+            reasons = fatal_reasons(check, strict=strict) or [
+                "regenerated: " + "; ".join(problem_lines(check))
+            ]
+            rejected.append(RejectedVariant(**variant.model_dump(), reasons=reasons, checks=check, outcome="replaced"))
+        dropped = [r.checks for r in rejected if r.outcome == "dropped"]
+        summary = aggregate(kept_checks) if kept else aggregate(dropped)
+        counted = NearDuplicates(found=self.duplicates_found, merged=len(repeats))
+        return Verdict(kept, rejected, summary, counted)

@@ -49,9 +49,10 @@ class CopyChecks(BaseModel):
     """What the checks found in one variant (or, aggregated, in all of them).
 
     ``banned_words_ok`` covers the request's own banned words only; compliance
-    hits, unsupported claims and length problems have their own fields. The
-    property ``ok`` is true when none of them found anything (missing keywords
-    do not fail).
+    hits (against the lists of every script the text is written in), unsupported
+    claims, length and language problems have their own fields; ``duplicate_of``
+    marks a near-copy of an earlier variant. The property ``ok`` is true when none
+    of them found anything (missing keywords do not fail).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -64,11 +65,25 @@ class CopyChecks(BaseModel):
     unsupported_claims: list[str] = Field(default_factory=list)
     length_ok: bool = True
     length_problems: list[str] = Field(default_factory=list)
+    language_problems: list[str] = Field(
+        default_factory=list, description="What is not written in the copy's language (a field, and the text)."
+    )
+    duplicate_of: int | None = Field(
+        None, description="The 1-based number of an earlier variant this one nearly repeats (variants must differ)."
+    )
 
     @property
     def ok(self) -> bool:
-        """No banned word, compliance hit, unsupported claim or length problem (not serialized)."""
-        return self.banned_words_ok and self.length_ok and not self.compliance_hits and not self.unsupported_claims
+        """No banned word, compliance hit, unsupported claim, length or language problem, and no near-duplicate
+        (not serialized)."""
+        return (
+            self.banned_words_ok
+            and self.length_ok
+            and not self.compliance_hits
+            and not self.unsupported_claims
+            and not self.language_problems
+            and self.duplicate_of is None
+        )
 
 
 def copy_output_schema(

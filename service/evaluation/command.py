@@ -21,11 +21,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
-def add_eval_arguments(parser: argparse.ArgumentParser, retrieval_names: Sequence[str] | None = None) -> None:
-    """Add ``shopguide eval``'s options to ``parser`` (``retrieval_names``: the choices of ``--retrieval``)."""
+def add_eval_arguments(
+    parser: argparse.ArgumentParser, retrieval_names: Sequence[str] | None = None, *, dataset_required: bool = True
+) -> None:
+    """Add ``shopguide eval``'s options to ``parser`` (``retrieval_names``: the choices of ``--retrieval``).
+
+    ``dataset_required=False`` when the parser also has subcommands (``eval next-item``) that take their own.
+    """
     parser.add_argument(
         "--dataset",
-        required=True,
+        required=dataset_required,
         metavar="NAME|PATH",
         help="crowdflower, homedepot, or a JSONL file of {query, relevant: {id: grade}} lines (needs --catalog)",
     )

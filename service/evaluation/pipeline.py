@@ -15,14 +15,17 @@ are counted and printed with the table, since they measure retrieval, not the mo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from service.catalog.load import Catalog
 from service.evaluation.runner import EvalRetriever, RetrieverFactory
 from service.retrieve.base import Candidate, Retriever
 from service.settings import Settings
-from service.validate.recommend import Filters, RecommendRequest
+from service.validate.recommend import Filters, RecommendRequest, User
 
 
 PIPELINE = "pipeline"
@@ -107,3 +110,74 @@ def pipeline_factory(settings: Settings, retriever_factory: RetrieverFactory, st
         return PipelineRanker(catalog, settings, retriever_factory(catalog), stats)  # type: ignore[arg-type]
 
     return factory
+
+
+# -- next-item evaluation: the provider chain re-ranking the blend's top candidates ----------------------
+
+NEXT_ITEM_QUERY = "What should I buy next?"
+_RECENT = 10  # history products the request names (the newest)
+_BIG = 1e6
+
+
+class _Given:
+    """A retriever that returns the candidates it was handed (the blend's top ones), whatever the words."""
+
+    def __init__(self) -> None:
+        self.candidates: list[Candidate] = []
+
+    def search(self, query: str, filters: Filters, n: int, **_: object) -> list[Candidate]:
+        return self.candidates[:n]
+
+
+class NextItemPipeline:
+    """Ranks a shopper's next item as the storefront would: the blend proposes, the provider chain picks.
+
+    For each shopper the blend's top ``candidates`` (history removed) go to
+    :class:`~service.pipeline.recommend.RecommendPipeline` as retrieval's candidates, with the newest
+    history products as ``user.recent_product_ids``; the answer's items rank first (in its order),
+    then the rest of those candidates, then every other product by the blend's score. One provider
+    call per shopper, none cached (an in-memory cache, a fresh request id each time).
+    """
+
+    def __init__(
+        self, catalog: Catalog, settings: Settings, stats: PipelineStats | None = None, candidates: int | None = None
+    ) -> None:
+        from service.app import build_dependencies
+
+        self._given = _Given()
+        self._catalog = catalog
+        # no cache at all: two shoppers with the same history are two calls, as two ranked queries are
+        settings = settings.model_copy(update={"redis_url": None, "retrieval_memo": 0, "cache_ttl_s": 0})
+        self._deps = build_dependencies(settings, catalog=catalog, retriever=self._given)  # type: ignore[arg-type]
+        self._n = candidates or settings.candidates
+        self.stats = stats if stats is not None else PipelineStats()
+
+    def __call__(self, blend: Any, histories: Sequence[Any]) -> np.ndarray:
+        scores = np.asarray(blend.score_histories(histories), dtype=np.float64)
+        products = self._catalog.products
+        position_of = {p.id: i for i, p in enumerate(products)}
+        for row, history in enumerate(histories):
+            allowed = np.ones(len(products), dtype=bool)
+            allowed[history.positions] = False
+            shown = np.flatnonzero(allowed)
+            top = shown[np.lexsort((shown, -scores[row, shown]))[: self._n]]
+            self._given.candidates = [Candidate(product=products[p], score=float(scores[row, p])) for p in top]
+            recent = [products[p].id for p in history.positions[-_RECENT:][::-1]]
+            request = RecommendRequest(
+                query=NEXT_ITEM_QUERY,
+                k=min(_K, len(top)) or 1,
+                filters=Filters(in_stock=False),
+                user=User(recent_product_ids=recent),
+            )
+            answer = self._deps.recommend.run(request, f"eval-{uuid.uuid4().hex[:12]}")
+            self.stats.answered += 1
+            if answer.degraded:
+                self.stats.degraded += 1
+            else:
+                name = answer.provider or "?"
+                self.stats.providers[name] = self.stats.providers.get(name, 0) + 1
+            picks = [position_of[item.id] for item in answer.items if item.id in position_of]
+            scores[row, top] += _BIG / 2  # the candidates the model saw, in the blend's order...
+            for rank, position in enumerate(dict.fromkeys(picks)):
+                scores[row, position] = _BIG + len(picks) - rank  # ...after its picks, in its order
+        return scores

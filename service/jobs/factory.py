@@ -7,7 +7,7 @@ import redis
 from service.bulk.limiter import AdaptiveLimiter
 from service.bulk.throttle import throttle
 from service.jobs.inline import ThreadDispatcher
-from service.jobs.rq_backend import RQDispatcher
+from service.jobs.rq_backend import RQDispatcher, queue_name
 from service.jobs.service import CopyJobs, Dispatcher
 from service.jobs.store import JobStore, MemoryJobStore, RedisJobStore
 from service.jobs.work import ChunkWorker
@@ -31,4 +31,12 @@ def build_copy_jobs(settings: Settings, pipeline: CopyPipeline, client: redis.Re
         limiter = AdaptiveLimiter(settings.copy_concurrency)
         bulk = pipeline.with_chain(throttle(pipeline.chain, limiter))
         dispatcher = ThreadDispatcher(ChunkWorker(bulk, store, concurrency=settings.copy_concurrency))
-    return CopyJobs(catalog=pipeline.catalog, store=store, dispatcher=dispatcher, chunk_size=settings.copy_job_chunk_size)
+    return CopyJobs(
+        catalog=pipeline.catalog,
+        store=store,
+        dispatcher=dispatcher,
+        chunk_size=settings.copy_job_chunk_size,
+        max_jobs_per_key=settings.copy_jobs_per_key,
+        max_products_per_key=settings.copy_job_products_per_key,
+        queue=queue_name(settings.cache_prefix) if client is not None else "",
+    )

@@ -32,6 +32,17 @@ class ThreadDispatcher:
     def sweep(self, job_id: str | None = None) -> int:
         return 0  # chunks cannot be lost while this process lives
 
+    def cancel(self, spec: JobSpec) -> int:
+        return 0  # queued chunks see the cancel mark and return at once; running ones stop before their next product
+
+    def resume(self, spec: JobSpec) -> int:
+        """Run every chunk again: products that have a result are skipped."""
+        self.submit(spec)
+        return spec.chunks
+
+    def workers(self) -> int | None:
+        return None  # chunks run in this process: there is no worker to wait for
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 

@@ -179,6 +179,52 @@ class RQDispatcher:
             description=f"copy job {job_id} chunk {chunk} (run {generation + 1})",
         )
 
+    def cancel(self, spec: JobSpec) -> int:
+        """Drop the job's chunks still waiting in the queue; returns how many. Running ones stop on the cancel mark."""
+        generations = self._generations(spec.job_id)
+        dropped = 0
+        for chunk in range(spec.chunks):
+            rq_id = rq_job_id(self._store.prefix, spec.job_id, chunk, generations.get(chunk, 0))
+            try:
+                job = Job.fetch(rq_id, connection=self._connection)
+            except NoSuchJobError:
+                continue
+            if job.get_status(refresh=False) in _WAITING:
+                job.cancel()
+                dropped += 1
+        return dropped
+
+    def resume(self, spec: JobSpec) -> int:
+        """Enqueue, under their next generation, the chunks of a cancelled job that still lack results."""
+        generations = self._generations(spec.job_id)
+        done = self._store.done_chunks(spec.job_id)
+        enqueued = 0
+        for chunk in range(spec.chunks):
+            if chunk in done or not self._store.missing(spec.job_id, self._store.chunk_ids(spec, chunk)):
+                continue
+            generation = generations.get(chunk, 0)
+            if self._bump(keys=[self._store.key(spec.job_id, "chunks")], args=[chunk, generation, generation + 1]):
+                self._enqueue(spec.job_id, chunk, generation + 1)
+                enqueued += 1
+        return enqueued
+
+    def workers(self) -> int:
+        """``shopguide worker`` processes alive on this queue: those whose beacon beat within :data:`BEACON_DEAD_S`.
+
+        RQ's own registry keeps a SIGKILLed worker for its TTL (7 minutes by default), and a worker busy on a
+        chunk sends RQ no heartbeat; the beacon is a thread of its own, so it says alive while a chunk runs.
+        """
+        key = beacon_key(self._store.prefix)
+        now = time.time()
+        self._connection.zremrangebyscore(key, "-inf", now - BEACON_DEAD_S)
+        return int(self._connection.zcount(key, now - BEACON_DEAD_S, "+inf"))
+
+    def queued_chunks(self) -> int:
+        return self.queue.count
+
+    def _generations(self, job_id: str) -> dict[int, int]:
+        return {int(k): int(v) for k, v in self._store.client.hgetall(self._store.key(job_id, "chunks")).items()}
+
     def sweep(self, job_id: str | None = None) -> int:
         """Re-enqueue dead chunks of ``job_id`` (or of every active job); returns how many."""
         requeued = 0
@@ -248,6 +294,50 @@ class RQDispatcher:
         if status == JobStatus.STARTED and job.started_at is not None:
             return time.time() - job.started_at.timestamp() < self._started_grace_s
         return False
+
+
+BEACON_EVERY_S = 3.0
+BEACON_DEAD_S = 10.0  # a worker silent this long is counted as gone
+
+
+def beacon_key(prefix: str) -> str:
+    return f"{prefix}:copyworkers"
+
+
+class Beacon:
+    """A daemon thread that says "this worker is alive" every few seconds (a sorted set of last beats)."""
+
+    def __init__(self, client: redis.Redis, prefix: str, name: str, every_s: float = BEACON_EVERY_S) -> None:
+        self._client = client
+        self._key = beacon_key(prefix)
+        self.name = name
+        self._every_s = every_s
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="copy-beacon", daemon=True)
+
+    def start(self) -> Beacon:
+        self._beat()
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zadd(self._key, {self.name: time.time()})
+            pipe.expire(self._key, int(BEACON_DEAD_S * 6))
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("worker beacon failed: %s", exc)
+
+    def _loop(self) -> None:
+        while not self._done.wait(self._every_s):
+            self._beat()
+
+    def stop(self) -> None:
+        """Leave at once (a graceful exit), rather than after BEACON_DEAD_S."""
+        self._done.set()
+        with contextlib.suppress(redis.RedisError):
+            self._client.zrem(self._key, self.name)
 
 
 class Sweeper:

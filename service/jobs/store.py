@@ -15,7 +15,13 @@ Redis keys (``<prefix>`` is ``SHOPGUIDE_CACHE_PREFIX``), all expiring after
     <prefix>:copyjob:<id>:chunks     hash   chunk -> generation (bumped on each re-enqueue)
     <prefix>:copyjob:<id>:done_chunks set   chunks whose products all have a result
     <prefix>:copyjob:<id>:lease:<i>  string the worker holding chunk i (short TTL, refreshed)
-    <prefix>:copyjobs:active         set    jobs not yet complete (what sweepers look at)
+    <prefix>:copyjob:<id>:products   hash   product id -> Product JSON (jobs of uploaded products only)
+    <prefix>:copyjobs:active         set    jobs not yet complete nor cancelled (what sweepers look at)
+    <prefix>:copyjobs:index          zset   every job by creation time (listing, newest first)
+    <prefix>:copyjobs:owner:<name>   zset   one API key's jobs by creation time
+
+A cancelled job has ``cancelled_at`` in its hash: its queued chunks are dropped and
+running ones stop before their next product; results already written are kept.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ class JobSpec:
     created_at: float
     catalog_version: str
     backend: Backend
+    owner: str | None = None  # the API key's name that created it (None: created in open mode)
+    source: str = "catalog"  # catalog: product ids of the catalog; upload: products stored with the job
 
     @property
     def chunks(self) -> int:
@@ -68,6 +76,8 @@ class Progress:
     done: int
     failed: int
     started: bool
+    started_at: float | None = None
+    cancelled_at: float | None = None
 
 
 class JobStore(Protocol):
@@ -96,6 +106,32 @@ class JobStore(Protocol):
     def results(self, spec: JobSpec) -> Iterator[bytes]:
         """The stored results in the job's product order (products without one yet are skipped)."""
         ...
+
+    def add_products(self, job_id: str, products: Sequence[tuple[str, bytes]]) -> None:
+        """Store uploaded products (id, Product JSON) with the job."""
+        ...
+
+    def product(self, job_id: str, product_id: str) -> bytes | None:
+        """An uploaded product's JSON, None for a catalog job's product."""
+        ...
+
+    def cancel(self, job_id: str) -> bool:
+        """Mark the job cancelled; False when it already was."""
+        ...
+
+    def resume(self, job_id: str) -> bool:
+        """Clear the cancel mark; False when it was not cancelled."""
+        ...
+
+    def cancelled(self, job_id: str) -> bool: ...
+
+    def job_ids(self, owner: str | None, *, limit: int, offset: int) -> tuple[int, list[str]]:
+        """(how many, a page of job ids newest first) of one owner, or of everyone for ``owner=None``."""
+        ...
+
+
+def _owner_tag(owner: str | None) -> str:
+    return owner if owner else "-"
 
 
 class RedisJobStore:
@@ -136,7 +172,51 @@ return stored
         for part in ("", "ids", "chunks"):
             pipe.expire(self.key(spec.job_id, part), JOB_TTL_S)
         pipe.sadd(self.active_key, spec.job_id)
+        for index in (self.index_key(None), self.index_key(_owner_tag(spec.owner))):
+            pipe.zadd(index, {spec.job_id: spec.created_at})
+            pipe.expire(index, JOB_TTL_S)
         pipe.execute()
+
+    def index_key(self, owner: str | None) -> str:
+        """All jobs (``owner=None``) or one owner's."""
+        return f"{self.prefix}:copyjobs:index" if owner is None else f"{self.prefix}:copyjobs:owner:{owner}"
+
+    def add_products(self, job_id: str, products: Sequence[tuple[str, bytes]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for start in range(0, len(products), _BATCH):
+            pipe.hset(self.key(job_id, "products"), mapping=dict(products[start : start + _BATCH]))
+        pipe.expire(self.key(job_id, "products"), JOB_TTL_S)
+        pipe.execute()
+
+    def product(self, job_id: str, product_id: str) -> bytes | None:
+        return self.client.hget(self.key(job_id, "products"), product_id)  # type: ignore[return-value]
+
+    def cancel(self, job_id: str) -> bool:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hsetnx(self.key(job_id), "cancelled_at", repr(time.time()))
+        pipe.srem(self.active_key, job_id)
+        stored, _ = pipe.execute()
+        return bool(stored)
+
+    def resume(self, job_id: str) -> bool:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hdel(self.key(job_id), "cancelled_at")
+        pipe.sadd(self.active_key, job_id)
+        removed, _ = pipe.execute()
+        return bool(removed)
+
+    def cancelled(self, job_id: str) -> bool:
+        return bool(self.client.hexists(self.key(job_id), "cancelled_at"))
+
+    def job_ids(self, owner: str | None, *, limit: int, offset: int) -> tuple[int, list[str]]:
+        key = self.index_key(None if owner is None else _owner_tag(owner))
+        # Jobs expire on their own; forget index entries older than a job can live.
+        self.client.zremrangebyscore(key, "-inf", time.time() - JOB_TTL_S)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zcard(key)
+        pipe.zrevrange(key, offset, offset + limit - 1)
+        total, ids = pipe.execute()
+        return int(total), [v.decode() for v in ids]
 
     def spec(self, job_id: str) -> JobSpec | None:
         raw = self.client.hget(self.key(job_id), "spec")
@@ -174,9 +254,15 @@ return stored
         pipe = self.client.pipeline(transaction=False)
         pipe.hlen(self.key(job_id, "results"))
         pipe.hlen(self.key(job_id, "failed"))
-        pipe.hexists(self.key(job_id), "started_at")
-        done, failed, started = pipe.execute()
-        return Progress(int(done), int(failed), bool(started) or int(done) > 0)
+        pipe.hmget(self.key(job_id), ["started_at", "cancelled_at"])
+        done, failed, (started_at, cancelled_at) = pipe.execute()
+        return Progress(
+            int(done),
+            int(failed),
+            bool(started_at) or int(done) > 0,
+            float(started_at) if started_at else None,
+            float(cancelled_at) if cancelled_at else None,
+        )
 
     def results(self, spec: JobSpec) -> Iterator[bytes]:
         for start in range(0, spec.total, _BATCH):
@@ -201,7 +287,9 @@ class _MemoryJob:
     ids: list[str]
     results: dict[str, bytes] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
-    started: bool = False
+    started: float | None = None
+    cancelled: float | None = None
+    products: dict[str, bytes] = field(default_factory=dict)
 
 
 class MemoryJobStore:
@@ -239,7 +327,9 @@ class MemoryJobStore:
             return True
 
     def mark_started(self, job_id: str) -> None:
-        self._jobs[job_id].started = True
+        job = self._jobs[job_id]
+        if job.started is None:
+            job.started = time.time()
 
     def mark_chunk_done(self, job_id: str, chunk: int) -> None:
         return None  # nothing sweeps in-process jobs
@@ -247,7 +337,9 @@ class MemoryJobStore:
     def progress(self, job_id: str) -> Progress:
         job = self._jobs[job_id]
         with self._lock:
-            return Progress(len(job.results), len(job.failed), job.started or bool(job.results))
+            return Progress(
+                len(job.results), len(job.failed), job.started is not None or bool(job.results), job.started, job.cancelled
+            )
 
     def results(self, spec: JobSpec) -> Iterator[bytes]:
         job = self._jobs[spec.job_id]
@@ -256,3 +348,36 @@ class MemoryJobStore:
                 line = job.results.get(pid)
             if line is not None:
                 yield line
+
+    def add_products(self, job_id: str, products: Sequence[tuple[str, bytes]]) -> None:
+        with self._lock:
+            self._jobs[job_id].products.update(products)
+
+    def product(self, job_id: str, product_id: str) -> bytes | None:
+        return self._jobs[job_id].products.get(product_id)
+
+    def cancel(self, job_id: str) -> bool:
+        job = self._jobs[job_id]
+        with self._lock:
+            if job.cancelled is not None:
+                return False
+            job.cancelled = time.time()
+            return True
+
+    def resume(self, job_id: str) -> bool:
+        job = self._jobs[job_id]
+        with self._lock:
+            was, job.cancelled = job.cancelled, None
+            return was is not None
+
+    def cancelled(self, job_id: str) -> bool:
+        job = self._jobs.get(job_id)
+        return job is not None and job.cancelled is not None
+
+    def job_ids(self, owner: str | None, *, limit: int, offset: int) -> tuple[int, list[str]]:
+        with self._lock:
+            jobs = sorted(self._jobs.values(), key=lambda j: j.spec.created_at, reverse=True)
+        if owner is not None:
+            tag = _owner_tag(owner)
+            jobs = [j for j in jobs if _owner_tag(j.spec.owner) == tag]
+        return len(jobs), [j.spec.job_id for j in jobs[offset : offset + limit]]

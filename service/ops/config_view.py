@@ -53,7 +53,7 @@ def _display(field: str, value: Any) -> Any:
         return None
     if isinstance(value, SecretStr):
         return mask_secret(value.get_secret_value())
-    if field in ("redis_url", "openai_base_url"):
+    if field in ("redis_url", "openai_base_url", "database_url"):
         return mask_url(value)
     if isinstance(value, tuple) and value and isinstance(value[0], ApiKeyEntry):
         return [f"{e.name}:…{e.sha256[-4:]}:{'+'.join(sorted(e.scopes))}" for e in value]
@@ -70,9 +70,20 @@ def _display(field: str, value: Any) -> Any:
     return value
 
 
+# Settings whose effective value is derived when unset: shown as what is in effect, not as blank.
+_EFFECTIVE = {"providers": lambda s: ",".join(s.provider_chain)}
+
+
 def effective_config(settings: Settings) -> dict[str, Any]:
-    """Every variable's effective value by its environment name, secrets masked."""
-    return {env_name(name): _display(name, getattr(settings, name)) for name in Settings.model_fields}
+    """Every variable's effective value by its environment name, secrets masked; a setting derived when unset
+    (the provider chain) shows the value in effect."""
+    out = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None and name in _EFFECTIVE:
+            value = _EFFECTIVE[name](settings)
+        out[env_name(name)] = _display(name, value)
+    return out
 
 
 def env_lines(settings: Settings) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import os
 import shutil
@@ -12,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from service.ops.logs import gunicorn_logconfig
 from service.ops.metrics import enable_multiprocess, mark_worker_dead
+from service.ops.worker import buffering_worker
 from service.provider.registry import provider_registry
 from service.settings import Settings
 
@@ -51,10 +54,13 @@ def default_workers(settings: Settings) -> int:
 
 def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str, Any]:
     workers = default_workers(settings)
+    bind = bind or f"{settings.host}:{settings.port}"
     return {
-        "bind": bind or f"{settings.host}:{settings.port}",
+        "bind": bind,
         "workers": workers,
-        "worker_class": "gthread",
+        # gthread, with each request read whole by the event loop before a thread takes it: slow clients
+        # hold no thread and get a 408 after SHOPGUIDE_REQUEST_READ_TIMEOUT_S (service/ops/worker.py).
+        "worker_class": buffering_worker(settings.request_read_timeout_s, settings.max_body_bytes),
         # Each worker listens on its own SO_REUSEPORT socket and the kernel spreads new connections
         # evenly. On one shared socket, whichever worker wakes first accepts, and keep-alive clients
         # stay where they landed: under bench/service.py's 64 clients four workers held 72/20/44/39
@@ -71,7 +77,23 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         "accesslog": None,  # the app writes its own JSON access line per request
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
+        # gunicorn's own lines (master and workers) in the service's format: JSON when SHOPGUIDE_LOG_FORMAT=json.
+        "logconfig_dict": gunicorn_logconfig(settings, bind),
+        **control_socket_option(settings, bind),
     }
+
+
+def control_socket_option(settings: Settings, bind: str) -> dict[str, Any]:
+    """gunicorn (25.1+)'s control socket under ``SHOPGUIDE_DATA_DIR``, not ``$HOME/.gunicorn`` (read-only in containers).
+
+    One socket per bind address, so two servers sharing a data directory do not take each other's.
+    """
+    from gunicorn.config import KNOWN_SETTINGS
+
+    if not any(setting.name == "control_socket" for setting in KNOWN_SETTINGS):
+        return {}
+    name = hashlib.sha256(bind.encode()).hexdigest()[:12] if bind.startswith(("unix:", "fd://")) else bind.rpartition(":")[2]
+    return {"control_socket": str(settings.data_dir / "run" / f"gunicorn-{name}.ctl")}
 
 
 def freeze_startup_objects(worker: Any) -> None:
@@ -100,6 +122,8 @@ def ensure_port_free(bind: str) -> None:
     host = host.strip("[]") or "0.0.0.0"
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As gunicorn binds: connections a killed server left in TIME_WAIT do not block a restart, a listener does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, int(port)))
         except OSError as exc:

@@ -12,8 +12,14 @@ it is switched on only by the server entry points (``shopguide serve`` and
 from __future__ import annotations
 
 import glob
+import logging
 import os
+import re
+import time
+from collections.abc import Iterable, Iterator
+from datetime import timezone
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,11 +32,18 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from service.ops.cost import PriceTable
 
+log = logging.getLogger(__name__)
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
+# A provider call: a hosted model answers in 0.3-10 s, the local model on CPU in 5-40 s, a failure may take ~0.
+LLM_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LIVE_FILE = re.compile(r"gauge_live(?:sum|max|min|all|mostrecent)_(\d+)\.db$")
 
 
 def multiprocess_dir() -> str | None:
@@ -85,8 +98,32 @@ class Metrics:
         self.invalid_output = Counter(
             "shopguide_invalid_output", "Model outputs that needed repair, re-ask, or failed", ["stage"], registry=r
         )
+        # issue 14: copy checks
+        self.copy_near_duplicates = Counter(
+            "shopguide_copy_near_duplicates",
+            "Copy variants that nearly repeated another (found: in the model's answer; merged: not returned)",
+            ["outcome"],
+            registry=r,
+        )
         self.rate_limited = Counter("shopguide_rate_limited", "Requests refused by the rate limit", ["scope"], registry=r)
         self.auth_failures = Counter("shopguide_auth_failures", "Requests refused by access control", ["status"], registry=r)
+        self.events = Counter(  # issue 12
+            "shopguide_events", "Shopper events received: accepted, duplicate or rejected", ["outcome"], registry=r
+        )
+        # issue 13 (i13-faults): model prose cleaned before it is shown; providers whose answers are mostly invalid
+        self.sanitized = Counter(
+            "shopguide_output_sanitized",
+            "Markup, links, e-mail addresses and phone numbers removed from model prose",
+            ["endpoint", "kind"],
+            registry=r,
+        )
+        self.provider_invalid_share = Gauge(
+            "shopguide_provider_invalid_share",
+            "Share of a provider's recent answers that broke the output contract (max over workers)",
+            ["provider"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         # Gauges: in multi-process mode, one value per live worker, aggregated as named.
         self.breaker_open = Gauge(
             "shopguide_breaker_open",
@@ -98,8 +135,23 @@ class Metrics:
         self.local_queue_depth = Gauge(
             "shopguide_local_queue_depth", "Requests waiting for the local model", registry=r, multiprocess_mode="livesum"
         )
+        # issue 14 item 17: per-provider latency of every call, answered or failed (outcome: ok or the error kind).
+        self.llm_latency = Histogram(
+            "shopguide_llm_latency_seconds",
+            "Provider call latency by provider and outcome",
+            ["provider", "outcome"],
+            buckets=LLM_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._watched: list[Collector] = []
         if multiprocess_dir() is None:
-            ProcessCollector(registry=r)  # per-process CPU and memory; meaningless merged across workers
+            ProcessCollector(registry=r)  # this process's CPU and memory
+        # Under gunicorn each worker's process metrics come labelled by pid (WorkerProcesses, at scrape time).
+
+    def watch(self, collector: Collector) -> None:
+        """Add a collector read at scrape time (queue depth from Redis...), in both exposition modes."""
+        self._watched.append(collector)
+        self.registry.register(collector)
 
     # -- callbacks used by the pipeline, cache, providers and the breaker ------------------
     def request(self, endpoint: str, status: int, seconds: float) -> None:
@@ -131,14 +183,108 @@ class Metrics:
         """The circuit breaker of ``provider`` opened (True) or closed (False)."""
         self.breaker_open.labels(provider).set(1 if open else 0)
 
+    def output_sanitized(self, endpoint: str, kind: str, count: int = 1) -> None:
+        self.sanitized.labels(endpoint, kind).inc(count)
+
+    def invalid_share(self, provider: str, share: float) -> None:
+        self.provider_invalid_share.labels(provider).set(share)
+
     def local_queue(self, depth: int) -> None:
         self.local_queue_depth.set(depth)
+
+    def provider_call(self, provider: str, outcome: str, seconds: float) -> None:
+        """One call of ``provider`` took ``seconds`` and ended ``outcome`` ("ok" or the error kind)."""
+        self.llm_latency.labels(provider, outcome).observe(seconds)
 
     # -- exposition ------------------------------------------------------------------------
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text format of this app's metrics (all workers' in multi-process mode), and its content type."""
-        if multiprocess_dir():
+        directory = multiprocess_dir()
+        if directory:
             merged = CollectorRegistry()
             multiprocess.MultiProcessCollector(merged)
+            merged.register(WorkerProcesses(directory))
+            for collector in self._watched:
+                merged.register(collector)
             return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class WorkerProcesses(Collector):
+    """CPU, memory and file descriptors of every live gunicorn worker, each labelled with its ``pid``.
+
+    prometheus_client's ProcessCollector reports the scraped process only, which under gunicorn is
+    whichever worker took the scrape; the live workers are those with live-gauge files in the
+    multi-process directory (``child_exit`` removes a dead one's).
+    """
+
+    def __init__(self, directory: str) -> None:
+        self._directory = directory
+
+    def pids(self) -> list[int]:
+        found = set()
+        for path in glob.glob(os.path.join(self._directory, "gauge_live*_*.db")):
+            match = _LIVE_FILE.search(path)
+            if match:
+                found.add(int(match.group(1)))
+        return sorted(pid for pid in found if os.path.exists(f"/proc/{pid}"))
+
+    def collect(self) -> Iterator[Metric]:
+        pids = self.pids()
+        yield GaugeMetricFamily("shopguide_web_workers", "gunicorn worker processes alive", value=len(pids))
+        families: dict[str, Metric] = {}
+        for pid in pids:
+            for family in ProcessCollector(pid=lambda pid=pid: pid, registry=None).collect():
+                merged = families.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+                for s in family.samples:
+                    merged.add_sample(s.name, {**s.labels, "pid": str(pid)}, s.value)
+        yield from families.values()
+
+
+class JobQueueCollector(Collector):
+    """The copy-job queue as Prometheus sees it, read from Redis at scrape time (RQ's own keys).
+
+    ``shopguide_job_queue_depth`` (chunks waiting), ``shopguide_job_queue_oldest_age_seconds`` (how long
+    the next one has waited; 0 when none), ``shopguide_job_workers`` (RQ workers alive on the queue) and
+    ``shopguide_job_queue_up`` (0 when Redis did not answer; the others are then left out).
+    """
+
+    def __init__(self, connection: Any, queue: str) -> None:
+        self._connection = connection
+        self._queue = queue
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # read Redis only when scraped, never at registration
+
+    def collect(self) -> Iterator[Metric]:
+        import redis
+        from rq import Queue, Worker
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        up = GaugeMetricFamily("shopguide_job_queue_up", "1 when the copy-job queue in Redis could be read")
+        try:
+            queue = Queue(self._queue, connection=self._connection)
+            depth = queue.count
+            age = 0.0
+            for job_id in queue.get_job_ids(0, 1):
+                try:
+                    enqueued = Job.fetch(job_id, connection=self._connection).enqueued_at
+                except NoSuchJobError:  # taken (and gone) between the two reads: nothing waits that long
+                    enqueued = None
+                if enqueued is not None:
+                    enqueued = enqueued if enqueued.tzinfo else enqueued.replace(tzinfo=timezone.utc)
+                    age = max(0.0, time.time() - enqueued.timestamp())
+            workers = Worker.count(connection=self._connection, queue=queue)
+        except redis.RedisError as exc:
+            log.debug("job queue metrics unavailable: %s", type(exc).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield GaugeMetricFamily("shopguide_job_queue_depth", "Copy-job chunks waiting for a worker", value=depth)
+        yield GaugeMetricFamily(
+            "shopguide_job_queue_oldest_age_seconds", "How long the next queued chunk has waited", value=age
+        )
+        yield GaugeMetricFamily("shopguide_job_workers", "RQ workers alive on the copy-job queue", value=workers)

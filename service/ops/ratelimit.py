@@ -19,11 +19,16 @@ from collections.abc import Mapping
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from limits.strategies import STRATEGIES, RateLimiter as Strategy
 
 from service.settings import SCOPES, Settings
 
 log = logging.getLogger(__name__)
+
+PUBLISHABLE = "publishable"  # the limit of one publishable key, every shopper together
+PUBLISHABLE_IP = "publishable-ip"  # the limit of one client IP address with one publishable key
 
 
 class _SweepingMemoryStorage(MemoryStorage):
@@ -49,6 +54,16 @@ class _SweepingMemoryStorage(MemoryStorage):
             self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
 
 
+def limits_storage_uri(redis_url: str) -> str:
+    """``REDIS_URL`` as a ``limits`` storage URI: its name for a unix socket is ``redis+unix://``.
+
+    ``redis://`` and ``rediss://`` (TLS) are the same in both; limits hands the URL to redis-py.
+    """
+    if redis_url.startswith("unix://"):
+        return "redis+" + redis_url
+    return redis_url
+
+
 class RateLimiter:
     """Checks and counts one request of ``client`` against the limits of ``scope``."""
 
@@ -61,6 +76,7 @@ class RateLimiter:
         storage_uri: str = "memory://",
         strategy: str = "fixed-window",
         prefix: str = "shopguide",
+        socket_timeout_s: float = 0.5,
     ) -> None:
         self._items: dict[str, list[RateLimitItem]] = {
             scope: parse_many(limit) for scope, limit in limits.items() if limit and limit != "off"
@@ -68,7 +84,12 @@ class RateLimiter:
         self._prefix = prefix
         options: dict[str, object] = {}
         if storage_uri.startswith(("redis", "rediss", "unix")):
-            options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "key_prefix": f"{prefix}:rl"}
+            options = {
+                "socket_timeout": socket_timeout_s,
+                "socket_connect_timeout": socket_timeout_s,
+                "retry": Retry(NoBackoff(), 0),  # redis-py's default three retries would quadruple a hung call
+                "key_prefix": f"{prefix}:rl",
+            }
         self._memory: Strategy = STRATEGIES[strategy](_SweepingMemoryStorage())
         self._shared = (
             self._memory
@@ -83,15 +104,19 @@ class RateLimiter:
     def from_settings(cls, settings: Settings) -> RateLimiter | None:
         """The configured limiter, or None when every scope is unlimited."""
         limits = {scope: settings.rate_limit_for(scope) for scope in SCOPES}
+        if settings.publishable_keys:  # per publishable key, and per client IP of each (issue 14 item 13)
+            limits[PUBLISHABLE] = settings.publishable_rate_limit
+            limits[PUBLISHABLE_IP] = settings.publishable_ip_rate_limit
         if all(limit == "off" for limit in limits.values()):
             return None
         storage = settings.rate_limit_storage
         use_redis = settings.redis_url and storage != "memory"
         return cls(
             limits,
-            storage_uri=settings.redis_url if use_redis else "memory://",  # type: ignore[arg-type]
+            storage_uri=limits_storage_uri(settings.redis_url) if use_redis else "memory://",  # type: ignore[arg-type]
             strategy=settings.rate_limit_strategy,
             prefix=settings.cache_prefix,
+            socket_timeout_s=settings.redis_timeout_s,
         )
 
     def check(self, scope: str, client: str) -> int | None:

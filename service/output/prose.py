@@ -18,6 +18,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 # goes far lower. Checked only on texts long enough for the ratio to mean something.
 _MIN_RATIO = 0.4
 _MIN_CHARS_FOR_RATIO = 40
+# A short text can still loop: the packaged 135M model answered "素衡 男士石石石石石". One letter four times
+# running is not prose, except digits ("10000mAh") and Latin capitals (sizes and grades: XXXXL, AAAA batteries).
+_STUTTER = re.compile(r"([^\W\dA-Z_])\1{3,}")
 
 
 def _script_fits(text: str, language: str) -> bool:
@@ -33,9 +36,13 @@ def _script_fits(text: str, language: str) -> bool:
 
 def repetitive(text: str) -> bool:
     """True when ``text`` is mostly one phrase repeated."""
+    if _STUTTER.search(text):
+        return True
     raw = text.encode("utf-8")
     if len(text) < _MIN_CHARS_FOR_RATIO:
-        return False
+        # too short for the ratio: a few letters over and over ("美良良美良美良良", also from the packaged model)
+        letters = _LETTER.findall(text)
+        return len(letters) >= 6 and len(set(letters)) <= 0.3 * len(letters)
     return len(zlib.compress(raw, 9)) / len(raw) < _MIN_RATIO
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from service.output.explain import fact_reason
 from service.output.prose import usable
+from service.output.sanitize import ProseSanitizer, own_data
 from service.output.schema import RecommendOutput
 from service.respond.recommend import RecommendedItem
 from service.retrieve.base import Candidate
@@ -38,9 +40,32 @@ def _item(candidate: Candidate, reason: str, source: str) -> RecommendedItem:
     )
 
 
+def candidate_item(candidate: Candidate, reason: str = "", source: str = "llm") -> RecommendedItem:
+    """The response item for ``candidate`` (what a streamed ``item`` event carries before its reason is known)."""
+    return _item(candidate, reason, source)
+
+
 def _clip(reason: str) -> str:
     reason = " ".join(reason.split())
     return reason if len(reason) <= REASON_HARD_CAP else reason[: REASON_HARD_CAP - 1].rstrip() + "…"
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'. -]*")
+
+
+def _names_another_brand(reason: str, candidate: Candidate, brands: set[str]) -> bool:
+    """Whether ``reason`` names the brand of another candidate that its own product's data never mentions:
+    a fact about the wrong product (the packaged model wrote "Alpina quality" for a Northpeak jacket).
+
+    Only Latin-script brands of three or more letters, as whole words and as the catalog writes them:
+    many brands are ordinary words too ("On" in "long walks", Chinese 毛孩子 "furry kids", 跃动 "lively"),
+    and a substring match replaced good reasons. Chinese brands are not checked here.
+    """
+    named = [brand for brand in brands if brand in reason]  # a substring test first: most reasons name none
+    if not named:
+        return False
+    own = " ".join(own_data(candidate.product))
+    return any(brand not in own and re.search(rf"(?<!\w){re.escape(brand)}(?!\w)", reason) for brand in named)
 
 
 def reconcile(
@@ -49,14 +74,17 @@ def reconcile(
     k: int,
     filters: Filters,
     language: str,
+    sanitizer: ProseSanitizer | None = None,
 ) -> Reconciled:
     """Keep the model's valid picks in its order, then fill up to ``k`` from retrieval order.
 
     Ids that are not candidates are dropped and counted, as are repeats; a pick
-    whose reason is unusable (empty, in another script, looping, or naming internal ids; see
+    whose reason is unusable (empty, in another script, looping, naming internal ids or another candidate's brand; see
     :mod:`service.output.prose`) keeps its place with a reason built from the product's facts.
+    ``sanitizer`` first takes out markup, and links, addresses and numbers not in the product's own data.
     """
     by_id = {c.product.id: c for c in candidates}
+    brands = {b for c in candidates if len(b := c.product.brand.strip()) >= 3 and _LATIN_WORD.fullmatch(b)}
     items: list[RecommendedItem] = []
     seen: set[str] = set()
     invalid = duplicates = replaced = 0
@@ -73,7 +101,9 @@ def reconcile(
             continue
         seen.add(product_id)
         reason = _clip(pick.reason)
-        if not usable(reason, language, by_id):
+        if sanitizer is not None:
+            reason = sanitizer.text(reason, own_data(candidate.product))
+        if not usable(reason, language, by_id) or _names_another_brand(reason, candidate, brands):
             reason = fact_reason(candidate, filters, language)
             replaced += 1
         items.append(_item(candidate, reason, "llm"))

@@ -68,14 +68,21 @@ def recommend_grammar_schema(
     k: int,
     *,
     reason_max_chars: int = REASON_MAX_CHARS,
-    summary_max_chars: int = SUMMARY_MAX_CHARS,
+    summary_max_chars: int | None = SUMMARY_MAX_CHARS,
 ) -> dict[str, Any]:
-    """The strict schema tightened for one request: ids from ``candidate_ids``, ``k`` items, capped lengths."""
+    """The strict schema tightened for one request: ids from ``candidate_ids``, ``k`` items, capped lengths.
+
+    ``summary_max_chars=None``: no summary at all (the answer's summary is then built from the facts).
+    """
     schema = copy.deepcopy(recommend_schema())
     pick = schema["$defs"]["Pick"]
     pick["properties"]["id"] = {"type": "string", "enum": list(dict.fromkeys(candidate_ids))}
     pick["properties"]["reason"].update({"minLength": 1, "maxLength": reason_max_chars})
     count = max(1, min(k, len(set(candidate_ids))))
     schema["properties"]["items"].update({"minItems": count, "maxItems": count})
-    schema["properties"]["summary"].update({"maxLength": summary_max_chars})
+    if summary_max_chars is None:
+        del schema["properties"]["summary"]
+        schema["required"] = [name for name in schema["required"] if name != "summary"]
+    else:
+        schema["properties"]["summary"].update({"maxLength": summary_max_chars})
     return schema

@@ -73,6 +73,12 @@ class Asker:
         self.chain = chain
         self._metrics = metrics
 
+    def _quality(self, provider: str, valid: bool) -> None:
+        """Whether ``provider``'s answer kept the output contract (readiness reports mostly-invalid providers)."""
+        quality = getattr(self.chain, "quality", None)
+        if quality is not None:
+            quality.record(provider, valid)
+
     def complete(self, chat: ChatRequest, usage: Usage) -> Completion:
         """One chain call, counted in the metrics and in ``usage``.
 
@@ -112,19 +118,25 @@ class Asker:
                 self._metrics.invalid_output.labels("repaired").inc()
             wrong = problem(parsed.value)
             if wrong is None:
+                self._quality(first.provider, True)
                 return Asked(parsed.value, first, failed)
         except InvalidOutput as exc:
             wrong = str(exc)
+        self._quality(first.provider, False)
         self._metrics.invalid_output.labels("reask").inc()
         retry = chat.follow_up(first.text, reask(wrong), previous_chars=previous_chars)
+        second: Completion | None = None
         try:
             second = self.complete(retry, usage)
             value = parse_output(second.text, output, provider=second.provider).value
             wrong = problem(value)
             if wrong is None:
+                self._quality(second.provider, True)
                 return Asked(value, second, failed)
         except ProviderError as exc:
             wrong = str(exc)
+        if second is not None:
+            self._quality(second.provider, False)
         self._metrics.invalid_output.labels("failed").inc()
         log.warning("model output invalid after re-ask", extra={"error": wrong})
         return Asked(None, first, [*failed, f"{first.provider}:InvalidOutput"])

@@ -9,10 +9,10 @@ is :mod:`service.copywriting.policy`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,10 +25,11 @@ from service.catalog.load import Catalog
 from service.catalog.product import Product
 from service.copywriting.channels import ChannelLimits
 from service.copywriting.checks import check_variant
-from service.copywriting.compliance import ComplianceRules, compliance_rules, primary_language
+from service.output.sanitize import ProseSanitizer, own_data
+from service.copywriting.compliance import ComplianceBook, ComplianceRules, primary_language
 from service.copywriting.fallback import fallback_variant
 from service.copywriting.grounding import ProductFacts, product_facts
-from service.copywriting.policy import Drafts, problem_lines
+from service.copywriting.policy import Drafts, Verdict, problem_lines
 from service.copywriting.schema import CopyChecks, CopyOutput, CopyVariant
 from service.errors import NotFound, ProviderError, ServiceUnavailable
 from service.ops.metrics import Metrics
@@ -47,6 +48,8 @@ from service.text.script import detect_language
 from service.validate.copy import CopyOptions, CopyRequest
 
 log = logging.getLogger(__name__)
+
+NO_USABLE_VARIANT = "NoUsableVariant"  # in fallback_from: the model answered, every variant failed the checks
 
 
 def copy_language(options: CopyOptions, product: Product) -> str:
@@ -73,7 +76,7 @@ class _Brief:
     options: CopyOptions
     language: str
     limits: ChannelLimits
-    rules: ComplianceRules
+    rules: ComplianceBook
 
     @functools.cached_property
     def facts(self) -> ProductFacts:
@@ -84,7 +87,7 @@ class _Brief:
         options = self.options
         return check_variant(
             variant, self.facts, limits=self.limits, keywords=options.keywords, banned_words=options.banned_words,
-            compliance=self.rules,
+            compliance=self.rules, language=self.language,
         )
 
 
@@ -110,9 +113,9 @@ class CopyPipeline:
         self._flights = flights
         self._chain = chain
         self._metrics = metrics
+        self._sanitizer = ProseSanitizer(lambda kind, n: metrics.output_sanitized(ENDPOINT, kind, n))
         self._extra_terms = {k: tuple(v) for k, v in (extra_terms or {}).items()}
-        self._rules: dict[str, ComplianceRules] = {}
-        self._lock = threading.Lock()
+        self._book = ComplianceBook(settings.copy_compliance, self._extra_terms)
         self._flow = Flow(settings=settings, cache=cache, flights=flights, chain=chain, metrics=metrics)
         self._asker = Asker(chain, metrics)
         self._prompts = CopyPrompts(settings, renderer)
@@ -179,22 +182,23 @@ class CopyPipeline:
         deadline = started + self._settings.deadline_s
         language = copy_language(options, product)
         key = self._key(product, options, language)
-        brief = _Brief(product, options, language, options.limits(), self.rules(language))
+        brief = _Brief(product, options, language, options.limits(), self._book)
         answer = self._flow.run(key, functools.partial(self._answer, brief, deadline, allow), deadline, trace)
         if answer.payload["degraded"] and not allow:  # a degraded answer computed for another caller
             raise ServiceUnavailable("no provider could write the copy")
         return self._respond(answer, request_id, started)
 
+    def check(self, product: Product, options: CopyOptions, variant: CopyVariant) -> tuple[CopyChecks, str, ChannelLimits]:
+        """The same checks a written variant gets, on any text (an edited one): (checks, language, limits)."""
+        language = copy_language(options, product)
+        brief = _Brief(product, options, language, options.limits(), self.rules(language))
+        return brief.check(variant), language, brief.limits
+
     # -- steps -------------------------------------------------------------------------------
     def rules(self, language: str) -> ComplianceRules:
-        """The compliance rules for a copy language (built once per language)."""
-        lang = primary_language(language)
-        with self._lock:
-            rules = self._rules.get(lang)
-            if rules is None:
-                rules = compliance_rules(lang, mode=self._settings.copy_compliance, extra_terms=self._extra_terms)
-                self._rules[lang] = rules
-        return rules
+        """The compliance rules for copy in ``language`` alone (the checks add those of every script a text
+        holds)."""
+        return self._book.rules([primary_language(language)])
 
     def _key(self, product: Product, options: CopyOptions, language: str) -> str:
         parts = {
@@ -245,17 +249,33 @@ class CopyPipeline:
                 raise ServiceUnavailable(f"the model did not write valid copy ({', '.join(asked.failed)})")
             return self._degraded(brief, started, asked.failed, usage)
 
-        variants = list(asked.value.variants[:count])
+        variants = [self._clean(brief, v) for v in asked.value.variants[:count]]
         drafts = Drafts(variants, [brief.check(v) for v in variants])
         failing, missing = drafts.failing(), count - len(variants)
         if failing or missing > 0:
             self._regenerate(brief, drafts, asked.completion, chat, failing, missing, usage)
         completion = asked.completion
+        verdict = drafts.verdict(strict=brief.options.strict)
+        if not verdict.kept and allow_degraded:  # nothing usable: the facts-based copy, as when no model answers
+            log.warning(
+                "copy: no usable variant from %s; answering from the product's facts", completion.provider,
+                extra={"reasons": [r for v in verdict.rejected for r in v.reasons][:10]},
+            )
+            failed = [*asked.failed, f"{completion.provider}:{NO_USABLE_VARIANT}"]
+            return self._degraded(brief, started, failed, usage, rejected=verdict)
         payload = self._payload(
-            brief, drafts, provider=completion.provider, model=completion.model, degraded=False,
+            brief, verdict, provider=completion.provider, model=completion.model, degraded=False,
             fallback_from=asked.failed, usage=usage,
         )
+        self._count_duplicates(verdict)
         return Outcome(payload, (time.monotonic() - started) * 1000, cacheable=bool(payload["variants"]), usage=usage)
+
+    def _count_duplicates(self, verdict: Verdict) -> None:
+        counted = verdict.near_duplicates
+        if counted.found:
+            self._metrics.copy_near_duplicates.labels("found").inc(counted.found)
+        if counted.merged:
+            self._metrics.copy_near_duplicates.labels("merged").inc(counted.merged)
 
     def _regenerate(
         self,
@@ -272,7 +292,7 @@ class CopyPipeline:
         A failed call leaves the variants as they were: the policy then decides.
         """
         first_missing = len(drafts.variants)
-        problems = [{"index": i + 1, "problems": problem_lines(drafts.checks[i])} for i in failing]
+        problems = [{"index": i + 1, "problems": problem_lines(drafts.checks[i], brief.language)} for i in failing]
         problems += [{"index": first_missing + j + 1, "problems": ["was not written"]} for j in range(missing)]
         message = self._prompts.regenerate(problems, brief.language)
         base = chat.follow_up(written.text, message, previous_chars=PREVIOUS_REPLY_CHARS)
@@ -288,26 +308,48 @@ class CopyPipeline:
             log.warning("copy regeneration unusable; applying the policy to the first variants", extra={"error": str(exc)})
             return
         targets = failing + list(range(first_missing, first_missing + missing))
-        for index, variant in zip(targets, replacements, strict=False):
+        for index, variant in zip(targets, (self._clean(brief, v) for v in replacements), strict=False):
             drafts.offer(index, variant, brief.check(variant), strict=brief.options.strict)
 
-    def _degraded(self, brief: _Brief, started: float, failed: list[str], spent: Usage) -> Outcome:
+    def _clean(self, brief: _Brief, variant: CopyVariant) -> CopyVariant:
+        """The variant without markup, or links, addresses and numbers the product's data does not hold (issue 13 item 10)."""
+        data = own_data(brief.product)
+        clean = self._sanitizer.text
+        return variant.model_copy(
+            update={
+                "headline": clean(variant.headline, data),
+                "body": clean(variant.body, data),
+                "bullets": [b for b in (clean(x, data) for x in variant.bullets) if b],
+                "cta": clean(variant.cta, data),
+            }
+        )
+
+    def _degraded(
+        self, brief: _Brief, started: float, failed: list[str], spent: Usage, *, rejected: Verdict | None = None
+    ) -> Outcome:
         """Plain copy from the product's own data; never cached, so a recovered model answers next time.
 
-        The answer reports no calls (its copy is not a model's); ``spent`` still reaches the access log.
+        ``rejected``: the model's verdict when it answered but no variant was usable; its rejected variants stay
+        in the answer. The answer reports no calls (its copy is not a model's); ``spent`` still reaches the
+        access log.
         """
         self._metrics.degraded.labels(ENDPOINT).inc()
         variant = fallback_variant(brief.product, brief.limits, brief.language)
-        drafts = Drafts([variant], [brief.check(variant)])
+        verdict = Drafts([variant], [brief.check(variant)]).verdict(strict=brief.options.strict)
+        if rejected is not None:
+            verdict = dataclasses.replace(
+                verdict, rejected=rejected.rejected + verdict.rejected, near_duplicates=rejected.near_duplicates
+            )
+            self._count_duplicates(rejected)
         payload = self._payload(
-            brief, drafts, provider=None, model=None, degraded=True, fallback_from=failed, usage=Usage()
+            brief, verdict, provider=None, model=None, degraded=True, fallback_from=failed, usage=Usage()
         )
         return Outcome(payload, (time.monotonic() - started) * 1000, cacheable=False, usage=spent)
 
     def _payload(
         self,
         brief: _Brief,
-        drafts: Drafts,
+        verdict: Verdict,
         *,
         provider: str | None,
         model: str | None,
@@ -315,14 +357,14 @@ class CopyPipeline:
         fallback_from: list[str],
         usage: Usage,
     ) -> dict[str, Any]:
-        verdict = drafts.verdict(strict=brief.options.strict)
         answer = CopyAnswer(
             product_id=brief.product.id,
             channel=brief.options.channel,
             language=brief.language,
             variants=verdict.kept,
             checks=verdict.checks,
-            dropped_variants=verdict.dropped,
+            rejected=verdict.rejected,
+            near_duplicates=verdict.near_duplicates,
             limits=brief.limits,
             provider=provider,
             model=model,

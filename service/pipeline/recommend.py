@@ -1,5 +1,8 @@
-"""The recommendation data flow: understand → retrieve → render prompt → cache → provider chain →
-validate output → respond.
+"""The recommendation data flow: understand → retrieve → personalize → render prompt → cache → provider chain →
+validate output → respond (and, for a known shopper, the impression logged).
+
+Without a query ("for you"), the personalize step proposes the candidates itself
+(:meth:`Personalizer.for_you`); with one it re-ranks retrieval's (:meth:`Personalizer.rerank`).
 
 Each step lives in its own module; this one only wires them in order and keeps
 the timings. Cache, single-flight and the chain call are the shared flow
@@ -9,6 +12,7 @@ evaluation.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
@@ -24,12 +28,16 @@ from service.catalog.load import Catalog
 from service.errors import ServiceUnavailable
 from service.ops.metrics import Metrics
 from service.ops.privacy import Redactor
+from service.events.store import EventStoreUnavailable, ImpressionRecord
 from service.ops.trace import RequestTrace
 from service.output.explain import fact_summary
 from service.output.prose import usable
-from service.output.reconcile import reconcile
+from service.output.sanitize import ProseSanitizer, own_data
+from service.output.reconcile import candidate_item, reconcile
 from service.output.schema import RecommendOutput
 from service.pipeline.ask import Asker, Usage
+from service.personalize.contract import Signals
+from service.personalize.step import NO_HISTORY, NOBODY, Personalizer, Shopper, annotate
 from service.pipeline.flow import Answer, Flow, Outcome
 from service.prompt.language import answer_language
 from service.prompt.recommend import ENDPOINT, RecommendPrompts, Shortlist
@@ -41,16 +49,17 @@ from service.retrieve.base import Candidate, Retriever
 from service.retrieve.filters import merge_filters
 from service.retrieve.understand import QueryUnderstanding, Understood
 from service.settings import Settings
+from service.stream.output import OutputStream
 from service.validate.recommend import Filters, RecommendRequest
 
 log = logging.getLogger(__name__)
 
 
-def _retrieval_key(request: RecommendRequest) -> tuple[str, str, frozenset[str]]:
-    """What retrieval depends on: the words, the filters, and which filters were set explicitly (they win over
-    what understanding reads from the words; see merge_filters)."""
+def _retrieval_key(request: RecommendRequest, n: int) -> tuple[str | None, str, frozenset[str], int]:
+    """What retrieval depends on: the words, the filters, which filters were set explicitly (they win over
+    what understanding reads from the words; see merge_filters), and how many candidates."""
     filters = request.filters
-    return request.query, filters.model_dump_json(), frozenset(filters.model_fields_set)
+    return request.query, filters.model_dump_json(), frozenset(filters.model_fields_set), n
 
 
 class RecommendPipeline:
@@ -69,12 +78,17 @@ class RecommendPipeline:
         metrics: Metrics,
         understanding: QueryUnderstanding | None = None,
         redactor: Redactor | None = None,
+        personalizer: Personalizer | None = None,
     ) -> None:
         self._settings = settings
+        self._personalizer = personalizer
+        # a shopper's affinity re-ranks a wider pool than the model sees
+        self._pool = max(settings.candidates, settings.personalize_pool) if personalizer else settings.candidates
         self._catalog = catalog
         self._retriever = retriever
         self._chain = chain
         self._metrics = metrics
+        self._sanitizer = ProseSanitizer(lambda kind, n: metrics.output_sanitized(ENDPOINT, kind, n))
         self._understanding = understanding
         self._flow = Flow(settings=settings, cache=cache, flights=flights, chain=chain, metrics=metrics)
         self._asker = Asker(chain, metrics)
@@ -90,48 +104,93 @@ class RecommendPipeline:
                 LRUCache(maxsize=settings.retrieval_memo), key=_retrieval_key, lock=threading.Lock()
             )(self._retrieve)
 
-    def run(self, request: RecommendRequest, request_id: str, trace: RequestTrace | None = None) -> RecommendResponse:
+    def run(
+        self,
+        request: RecommendRequest,
+        request_id: str,
+        trace: RequestTrace | None = None,
+        stream: OutputStream | None = None,
+    ) -> RecommendResponse:
         """The whole flow for one request; ``trace`` (when given) receives what the access log reports.
+
+        ``stream`` (a streaming client) receives ``understood`` first, then the answer as the model writes it.
 
         :raises ServiceUnavailable: only when degraded answers are disabled and no provider answered.
         """
         started = time.monotonic()
         deadline = started + self._settings.deadline_s
-        understood, filters, found_candidates = self._retrieve(request)
-        candidates = list(found_candidates)
+        shopper = self._personalizer.shopper(request) if self._personalizer else NOBODY
+        understood: Understood | None = None
+        if request.query is None:  # "for you": the shopper's history proposes the candidates
+            assert self._personalizer is not None, "a request without a query needs the personalize step"
+            filters = request.filters
+            candidates, signals = self._personalizer.for_you(shopper, filters, self._settings.candidates)
+        else:
+            if self._personalizer is not None and shopper.personal:
+                understood, filters, found = self._retrieve(request, self._pool)
+                candidates, signals = self._personalizer.rerank(shopper, found, self._settings.candidates)
+            else:
+                understood, filters, found = self._retrieve(request, self._settings.candidates)
+                candidates, signals = list(found), Signals()
         retrieval_ms = (time.monotonic() - started) * 1000
-        language = answer_language(request.query, request.language)
-        found = understood.found() if understood else None
+        history = self._personalizer.prompt_history(shopper) if self._personalizer and signals.fingerprint else NO_HISTORY
+        language = answer_language(request.query or " ".join(h["title"] for h in history.entries), request.language)
+        found_constraints = understood.found() if understood else None
+        if stream is not None:
+            stream.understood(found_constraints or {})
 
         if not candidates:
             payload = self._payload([], fact_summary(0, language), None, None, degraded=False)
             if trace is not None:
                 trace.answered(None, None, cached=False, degraded=False)
             answer = Answer(payload, 0.0, cached=False)
-            return self._respond(answer, request_id, started, retrieval_ms, understood=found)
+            return self._respond(answer, request_id, started, retrieval_ms, understood=found_constraints)
 
-        shortlist = Shortlist(request, filters, understood, language, candidates)
-        answer = self._flow.run(self._key(shortlist), functools.partial(self._answer, shortlist, deadline), deadline, trace)
-        return self._respond(answer, request_id, started, retrieval_ms, understood=found)
+        related = (
+            {c.product.id: Personalizer.related(signals, history, c.product.id) for c in candidates}
+            if history.numbers and signals.affinities
+            else {}
+        )
+        shortlist = Shortlist(
+            request, filters, understood, language, candidates, history=history.entries, related=related,
+            signals=signals,
+        )
+        key = self._key(shortlist)
+        answer = self._flow.run(key, functools.partial(self._answer, shortlist, deadline, stream), deadline, trace)
+        annotate(answer.payload["items"], signals)
+        response = self._respond(answer, request_id, started, retrieval_ms, understood=found_constraints)
+        self._impression(shopper, response, key if signals.fingerprint else None)
+        return response
+
+    def _impression(self, shopper: Shopper, response: RecommendResponse, answer_key: str | None) -> None:
+        """A known shopper's answer, logged so their clicks can be joined to what was shown and where."""
+        if self._personalizer is None or shopper.user_key is None:
+            return
+        record = ImpressionRecord(response.request_id, tuple(i.id for i in response.items), int(time.time() * 1000))
+        try:
+            self._personalizer.store.log_impression(shopper.user_key, record, answer_key)
+        except EventStoreUnavailable:
+            pass  # the answer stands; the store logged its failure
 
     # -- steps -----------------------------------------------------------------------------
-    def _retrieve(self, request: RecommendRequest) -> tuple[Understood | None, Filters, tuple[Candidate, ...]]:
-        """Understanding, then retrieval; memoized per (query, filters) when ``retrieval_memo`` is on.
+    def _retrieve(self, request: RecommendRequest, n: int) -> tuple[Understood | None, Filters, tuple[Candidate, ...]]:
+        """Understanding, then the top ``n`` of retrieval; memoized per (query, filters, n) when ``retrieval_memo`` is on.
 
         What it returns is shared by every request with the same words and filters: callers copy, never mutate.
         """
         understood, filters, search_text = self._understand(request)
-        return understood, filters, tuple(self._retriever.search(search_text, filters, self._settings.candidates))
+        return understood, filters, tuple(self._retriever.search(search_text, filters, n))
 
     def _understand(self, request: RecommendRequest) -> tuple[Understood | None, Filters, str]:
         """Constraints from the shopper's words, merged under the request's explicit filters."""
+        query = request.query or ""
         if self._understanding is None:
-            return None, request.filters, request.query
-        understood = self._understanding.parse(request.query)
+            return None, request.filters, query
+        understood = self._understanding.parse(query)
         filters = merge_filters(
             request.filters, understood, request.filters.model_fields_set, catalog_currency=self._catalog_currency
         )
-        return understood, filters, understood.cleaned_query or request.query
+        return understood, filters, understood.cleaned_query or query
 
     def _key(self, shortlist: Shortlist) -> str:
         request = shortlist.request
@@ -141,7 +200,7 @@ class RecommendPipeline:
             "chain": self._chain.fingerprint(ENDPOINT),
             "model": self._settings.model_for(ENDPOINT),
             "params": [self._settings.temperature, self._settings.max_tokens],
-            "query": normalize_text(request.query),
+            "query": normalize_text(request.query) if request.query is not None else None,
             "filters": shortlist.filters.model_dump(),
             "k": request.k,
             "language": shortlist.language,
@@ -150,18 +209,31 @@ class RecommendPipeline:
             "candidates": [c.product.id for c in shortlist.candidates],
             "catalog": self._catalog.version,
         }
+        if shortlist.signals.fingerprint:  # the history that shaped it; requests without one keep sharing answers
+            parts["personal"] = [shortlist.signals.fingerprint, user.include_purchased if user else False]
         return answer_key(self._settings.cache_prefix, ENDPOINT, parts)
 
-    def _answer(self, shortlist: Shortlist, deadline: float) -> Outcome:
+    def _answer(self, shortlist: Shortlist, deadline: float, stream: OutputStream | None = None) -> Outcome:
         started = time.monotonic()
         if not self._chain.providers:  # configured without any model: retrieval answers, by design
             return self._degraded(shortlist, started, failed=[], usage=Usage())
         k = min(shortlist.request.k, len(shortlist.candidates))
         language = shortlist.language
         usage = Usage()
+        chat = self._prompts.chat(shortlist, deadline)
+        if stream is not None:
+            by_id = {c.product.id: c for c in shortlist.candidates}
+            signals = shortlist.signals
+            stream.bind(
+                # an item streamed says what shaped it, as the answer's items do (annotate)
+                lambda pid: annotate([candidate_item(by_id[pid]).model_dump()], signals)[0] if pid in by_id else None,
+                k,
+                clean=functools.partial(self._clean_streamed, by_id, stream),
+            )
+            chat = dataclasses.replace(chat, stream=stream)
         try:
             asked = self._asker.structured(
-                self._prompts.chat(shortlist, deadline),
+                chat,
                 RecommendOutput,
                 usage,
                 reask=lambda problem: self._prompts.reask(problem, k, language),
@@ -174,17 +246,30 @@ class RecommendPipeline:
             return self._degraded(shortlist, started, failed=failed, usage=usage)
         if asked.value is None:
             return self._degraded(shortlist, started, failed=asked.failed, usage=usage)
+        if stream is not None:
+            stream.settle(asked.completion.text)  # a provider that did not stream: its answer goes out now
         payload = self._checked(asked.value, asked.completion, asked.failed, shortlist)
         return Outcome(payload, (time.monotonic() - started) * 1000, cacheable=True, usage=usage)
+
+    def _clean_streamed(self, by_id: dict[str, Candidate], stream: OutputStream, text: str, pid: str | None) -> str:
+        """Streamed prose cleaned as the whole answer's is: a reason against its product's data, the summary
+        against the data of the items streamed so far."""
+        products = [by_id[pid].product] if pid in by_id else [by_id[i].product for i in stream.emitted if i in by_id]
+        return self._sanitizer.text(text, [t for p in products for t in own_data(p)])
 
     def _checked(
         self, output: RecommendOutput, completion: Completion, failed: list[str], shortlist: Shortlist
     ) -> dict[str, Any]:
         """The model's picks held to the contract (real candidates, exactly k), its summary only when usable."""
         candidates, language = shortlist.candidates, shortlist.language
-        fixed = reconcile(output, candidates, shortlist.request.k, shortlist.filters, language)
-        summary = output.summary.strip()
-        if not usable(summary, language, {c.product.id for c in candidates}):
+        fixed = reconcile(output, candidates, shortlist.request.k, shortlist.filters, language, self._sanitizer)
+        shown = {item.id for item in fixed.items}
+        summary = self._sanitizer.text(
+            output.summary.strip(), [t for c in candidates if c.product.id in shown for t in own_data(c.product)]
+        )
+        if not summary and completion.prompt_style == "compact":
+            summary = fact_summary(len(fixed.items), language)  # a small model is not asked for one
+        elif not usable(summary, language, {c.product.id for c in candidates}):
             summary = fact_summary(len(fixed.items), language)
             self._metrics.invalid_output.labels("summary_replaced").inc()
         if fixed.replaced_reasons:

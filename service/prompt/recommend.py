@@ -6,10 +6,11 @@ Shopper text is masked (:mod:`service.ops.privacy`) before it is rendered into a
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.catalog.load import Catalog
 from service.ops.privacy import Redactor
+from service.personalize.contract import Signals
 from service.output.schema import RECOMMEND_SCHEMA_NAME, recommend_grammar_schema, recommend_schema
 from service.prompt.facts import active_filters, compact_facts, prompt_facts
 from service.prompt.language import language_name
@@ -22,9 +23,15 @@ from service.validate.recommend import Filters, RecommendRequest
 
 ENDPOINT = "recommend"
 COMPACT = "recommend_compact"  # the templates of the compact form for small local models
-LOCAL_REASON_CHARS = 120
-LOCAL_SUMMARY_CHARS = 100
+# Terse answers from a small model (issue 17): every generated token costs it tens of ms on a CPU, and
+# these caps halve what it writes (bench/local_model.py --steps).
+LOCAL_REASON_CHARS = 60
+# No summary from a small local model: the packaged 135M model's was unusable or invented facts in 8 of 8
+# answers ("The 2019-2020 season of the game of the game…"), and its ~20 tokens cost ~0.7 s on a CPU.
+# The answer's summary is built from the facts (fact_summary), as for any unusable one.
+LOCAL_SUMMARY_CHARS: int | None = None
 _RECENT_TITLES = 10
+_COMPACT_HISTORY = 3  # history titles a small local model sees
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,11 @@ class Shortlist:
     understood: Understood | None
     language: str  # of the answer
     candidates: list[Candidate]
+    # the personalize step's: the shopper's recent products ({title, action}, never ids), the history titles
+    # that speak for each candidate, and the signals (their fingerprint is in the cache key)
+    history: list[dict[str, str]] = field(default_factory=list)
+    related: dict[str, list[int]] = field(default_factory=dict)  # candidate id -> numbers ("n") in ``history``
+    signals: Signals = field(default_factory=Signals)
 
 
 class RecommendPrompts:
@@ -73,7 +85,16 @@ class RecommendPrompts:
         request, candidates = shortlist.request, shortlist.candidates
         profile = None
         user = request.user
-        if user and (user.profile or user.recent_product_ids):
+        if shortlist.history:  # the personalize step's history already holds recent_product_ids
+            profile = {
+                k: v
+                for k, v in {
+                    "preferences": self._redactor.redact(user.profile) if user and user.profile else None,
+                    "history": shortlist.history,
+                }.items()
+                if v
+            }
+        elif user and (user.profile or user.recent_product_ids):
             recent = [self._catalog.get(pid) for pid in user.recent_product_ids]
             profile = {
                 k: v
@@ -85,14 +106,22 @@ class RecommendPrompts:
             }
         rendered = self._renderer.render(
             ENDPOINT,
-            query=self._redactor.redact(request.query),
+            query=self._redactor.redact(request.query) if request.query else None,
             k=min(request.k, len(candidates)),
             language_name=language_name(shortlist.language),
-            candidates=[prompt_facts(c) for c in candidates],
+            candidates=[self._facts(c, shortlist) for c in candidates],
             filters=active_filters(shortlist.filters, shortlist.understood),
             profile=profile,
         )
         return rendered.messages
+
+    @staticmethod
+    def _facts(candidate: Candidate, shortlist: Shortlist) -> dict:
+        facts = prompt_facts(candidate)
+        related = shortlist.related.get(candidate.product.id)
+        if related:
+            facts["like_from_history"] = related  # history numbers, so a reason can say "because you bought ..."
+        return facts
 
     def _compact(self, shortlist: Shortlist) -> ChatRequest:
         """The request for a small local model: the top candidates, terse facts, fewer picks, greedy decoding.
@@ -103,11 +132,12 @@ class RecommendPrompts:
         k = max(1, min(shortlist.request.k, self._settings.local_max_picks, len(few)))
         rendered = self._renderer.render(
             COMPACT,
-            query=self._redactor.redact(shortlist.request.query),
+            query=self._redactor.redact(shortlist.request.query) if shortlist.request.query else None,
             k=k,
             language_name=language_name(shortlist.language),
             candidates=[compact_facts(c) for c in few],
             filters=active_filters(shortlist.filters, shortlist.understood),
+            history=[h["title"] for h in shortlist.history[:_COMPACT_HISTORY]],
         )
         return ChatRequest(
             messages=rendered.messages,

@@ -18,6 +18,33 @@ from typing import Any, Literal, Protocol, runtime_checkable
 PromptStyle = Literal["full", "compact"]
 
 
+class StreamCancelled(Exception):
+    """The consumer of a streamed answer went away: the call stops, and no other provider is tried.
+
+    Not a :class:`service.errors.ProviderError` on purpose: nothing retries or falls back on it.
+    """
+
+
+@runtime_checkable
+class StreamSink(Protocol):
+    """Receives a streamed answer's text. A provider that streams calls, per attempt, :meth:`begin`, then
+    :meth:`delta` for each piece; it registers a closer with :meth:`on_cancel` (called from another thread
+    when the consumer leaves) and checks :attr:`cancelled` (then raises :class:`StreamCancelled`)."""
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def begin(self) -> None:
+        """A new attempt starts: whatever was streamed before it no longer counts."""
+        ...
+
+    def delta(self, text: str) -> None: ...
+
+    def on_cancel(self, closer: Callable[[], None] | None) -> None:
+        """``closer`` stops the call in flight when the consumer leaves (None: the call is over)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     """One structured-output call.
@@ -40,6 +67,8 @@ class ChatRequest:
     # Builds a smaller form of this request for small local models (fewer candidates, terser facts and
     # instructions, fewer picks): their prefill and decoding on a CPU cost seconds per hundred tokens.
     compact: Callable[[], ChatRequest] | None = field(default=None, compare=False, repr=False)
+    # Where a provider that can stream sends the answer's text as it arrives (issue 15); None: answer whole.
+    stream: StreamSink | None = field(default=None, compare=False, repr=False)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

@@ -10,6 +10,11 @@ caller (across all processes, through a Redis ``SET NX`` token) makes the trial;
 others keep skipping until it decides. Only failures that say something about the
 provider's health count: transient upstream errors, timeouts and refusals, not a full
 local queue (load shedding) nor an answer that broke the output contract.
+
+A breaker opened by a rate limit (429) that said ``Retry-After`` stays open that long, not its
+own cool-down: the upstream said when it will take calls again (issue 13 item 6; a 1 s
+``Retry-After`` used to keep the provider off for the whole 30 s cool-down). A failed trial
+under ``Retry-After`` is not doubled either.
 """
 
 from __future__ import annotations
@@ -51,7 +56,11 @@ class BreakerStore(Protocol):
 
     def success(self, name: str) -> None: ...
 
-    def failure(self, name: str, policy: BreakerPolicy, now: float, trial: bool) -> BreakerRecord: ...
+    def failure(
+        self, name: str, policy: BreakerPolicy, now: float, trial: bool, cooldown_s: float | None = None
+    ) -> BreakerRecord:
+        """Count a failure; ``cooldown_s`` (an upstream's Retry-After) replaces the policy's cool-down if it opens."""
+        ...
 
     def take_trial(self, name: str, ttl_s: float) -> bool: ...
 
@@ -76,10 +85,12 @@ class MemoryBreakerStore:
             self._records[name] = BreakerRecord()
             self._trials.pop(name, None)
 
-    def failure(self, name: str, policy: BreakerPolicy, now: float, trial: bool) -> BreakerRecord:
+    def failure(
+        self, name: str, policy: BreakerPolicy, now: float, trial: bool, cooldown_s: float | None = None
+    ) -> BreakerRecord:
         with self._lock:
             record = self._records.setdefault(name, BreakerRecord())
-            _apply_failure(record, policy, now, trial)
+            _apply_failure(record, policy, now, trial, cooldown_s)
             self._trials.pop(name, None)
             return BreakerRecord(record.failures, record.open_until, record.cooldown_s)
 
@@ -96,9 +107,14 @@ class MemoryBreakerStore:
             self._trials.pop(name, None)
 
 
-def _apply_failure(record: BreakerRecord, policy: BreakerPolicy, now: float, trial: bool) -> None:
+def _apply_failure(
+    record: BreakerRecord, policy: BreakerPolicy, now: float, trial: bool, cooldown_s: float | None = None
+) -> None:
     record.failures += 1
-    if trial:
+    if cooldown_s is not None and (trial or record.failures >= policy.failures):
+        record.cooldown_s = min(cooldown_s, policy.max_cooldown_s)
+        record.open_until = max(record.open_until, now + record.cooldown_s) if not trial else now + record.cooldown_s
+    elif trial:
         record.cooldown_s = min(max(record.cooldown_s, policy.cooldown_s) * 2, policy.max_cooldown_s)
         record.open_until = now + record.cooldown_s
     elif record.failures >= policy.failures and record.open_until <= now:
@@ -106,13 +122,17 @@ def _apply_failure(record: BreakerRecord, policy: BreakerPolicy, now: float, tri
         record.open_until = now + record.cooldown_s
 
 
-# KEYS[1] = state hash; ARGV = threshold, cooldown, max cooldown, now, trial (0/1)
+# KEYS[1] = state hash; ARGV = threshold, cooldown, max cooldown, now, trial (0/1), Retry-After ('' when none)
 _FAILURE_LUA = """
 local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
 local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
 local cooldown = tonumber(redis.call('HGET', KEYS[1], 'cooldown') or '0')
 local threshold, base, cap, now, trial = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-if trial == '1' then
+local told = tonumber(ARGV[6])
+if told ~= nil and (trial == '1' or failures >= threshold) then
+  cooldown = math.min(told, cap)
+  if trial == '1' then open_until = now + cooldown else open_until = math.max(open_until, now + cooldown) end
+elseif trial == '1' then
   cooldown = math.min(math.max(cooldown, base) * 2, cap)
   open_until = now + cooldown
 elseif failures >= threshold and open_until <= now then
@@ -166,12 +186,15 @@ class RedisBreakerStore:
         except redis.RedisError:
             pass
 
-    def failure(self, name: str, policy: BreakerPolicy, now: float, trial: bool) -> BreakerRecord:
+    def failure(
+        self, name: str, policy: BreakerPolicy, now: float, trial: bool, cooldown_s: float | None = None
+    ) -> BreakerRecord:
         self._seen.pop(name, None)
+        told = "" if cooldown_s is None else repr(float(cooldown_s))
         try:
             failures, open_until, cooldown = self._failure(
                 keys=[self._key(name)],
-                args=[policy.failures, policy.cooldown_s, policy.max_cooldown_s, now, "1" if trial else "0"],
+                args=[policy.failures, policy.cooldown_s, policy.max_cooldown_s, now, "1" if trial else "0", told],
             )
             self._client.delete(f"{self._key(name)}:trial")
         except redis.RedisError:
@@ -237,7 +260,8 @@ class CircuitBreaker:
                 self._store.release_trial(self.name)
             return
         before = self.state()
-        record = self._store.failure(self.name, self._policy, self._clock(), trial)
+        told = getattr(error, "retry_after", None)  # 429 or 503 with Retry-After
+        record = self._store.failure(self.name, self._policy, self._clock(), trial, told)
         if self._on_change and before == "closed" and record.open_until > self._clock():
             self._on_change(self.name, True)
 

@@ -5,19 +5,25 @@ The chain is itself a provider: it returns the first answer and records, in
 may have a circuit breaker (skip a provider that keeps failing) and a reserve: the
 time kept back from earlier links so that this one can still answer before the
 deadline (a local model on CPU needs seconds; a hung upstream must not eat them).
+
+Each link also measures its provider's latency (:mod:`service.provider.latency`): a provider whose expected
+latency cannot fit the time left is skipped at once (``fallback_from`` says ``name:ExpectedTooSlow``), and
+the reserve of a later provider that could not fit the whole request is not held back from earlier ones.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.errors import ProviderError, ProviderUnavailable
+from service.errors import ExpectedTooSlow, ProviderError, ProviderUnavailable, UpstreamTimeout
 from service.provider.base import ChatRequest, Completion, Provider, prompt_style
 from service.provider.breaker import CircuitBreaker
+from service.provider.quality import AnswerQuality
+from service.provider.latency import LatencyEstimate
 
 MIN_SHARE_S = 1.0  # an earlier provider is never left less than this by the reserves of later ones
 
@@ -32,11 +38,15 @@ class AllProvidersFailed(ProviderError):
         self.deadline_exceeded = deadline_exceeded
 
 
+DEADLINE_SLACK_S = 0.05  # a failure this close to its deadline ran into it (a timeout by another name)
+
+
 @dataclass(frozen=True)
 class Link:
     provider: Provider
     breaker: CircuitBreaker | None = None
     reserve_s: float = 0.0
+    latency: LatencyEstimate | None = dataclasses.field(default_factory=LatencyEstimate)  # None: never skipped
 
 
 class ProviderChain:
@@ -44,8 +54,17 @@ class ProviderChain:
 
     name = "chain"
 
-    def __init__(self, links: Sequence[Link | Provider]) -> None:
+    def __init__(
+        self,
+        links: Sequence[Link | Provider],
+        quality: AnswerQuality | None = None,
+        *,
+        on_call: Callable[[str, str, float], None] | None = None,
+    ) -> None:
         self.links = [link if isinstance(link, Link) else Link(link) for link in links]
+        self.quality = quality or AnswerQuality()  # the pipelines record each answer's validity here
+        # (provider, outcome: "ok" or the error's kind, seconds) of every provider call: latency histograms
+        self._on_call = on_call or (lambda provider, outcome, seconds: None)
 
     @property
     def providers(self) -> list[Provider]:
@@ -74,6 +93,8 @@ class ProviderChain:
         for link in self.links:
             info = dict(link.provider.describe())
             info["breaker"] = link.breaker.describe() if link.breaker else None
+            info["answers"] = self.quality.describe(link.provider.name)
+            info["latency"] = link.latency.describe() if link.latency else None
             out.append(info)
         return out
 
@@ -89,17 +110,32 @@ class ProviderChain:
             if remaining <= 0:
                 failures.append((name, ProviderUnavailable("deadline passed", provider=name)))
                 continue
+            if link.latency is not None and not link.latency.fits(remaining):
+                expected = link.latency.expected() or 0.0
+                message = f"expected latency {expected:.1f}s does not fit the {remaining:.1f}s left"
+                failures.append((name, ExpectedTooSlow(message, provider=name)))
+                continue
             verdict = link.breaker.admit(trial_ttl_s=remaining) if link.breaker else "call"
             if verdict == "skip":
                 failures.append((name, ProviderUnavailable("circuit breaker open", provider=name)))
                 continue
+            share = self._share(request, position)
+            started = time.monotonic()
             try:
-                completion = link.provider.complete(self._share(request, position))
+                completion = link.provider.complete(share)
             except ProviderError as exc:
+                self._on_call(name, exc.kind, time.monotonic() - started)
                 if link.breaker:
                     link.breaker.record(exc, trial=verdict == "trial")
+                if link.latency is not None and (
+                    isinstance(exc, UpstreamTimeout) or time.monotonic() >= share.deadline - DEADLINE_SLACK_S
+                ):
+                    link.latency.timed_out(time.monotonic() - started)
                 failures.append((name, exc))
                 continue
+            if link.latency is not None:
+                link.latency.answered(time.monotonic() - started)
+            self._on_call(name, "ok", time.monotonic() - started)
             if link.breaker:
                 link.breaker.record(None, trial=verdict == "trial")
             completion.fallback_from = [f"{failed}:{exc.kind}" for failed, exc in failures]
@@ -107,8 +143,14 @@ class ProviderChain:
         raise AllProvidersFailed(failures, deadline_exceeded=request.remaining() <= 0)
 
     def _share(self, request: ChatRequest, position: int) -> ChatRequest:
-        """The request with a deadline that keeps back the later providers' reserves."""
-        reserve = sum(link.reserve_s for link in self.links[position + 1 :])
+        """The request with a deadline that keeps back the later providers' reserves (not of those whose
+        expected latency exceeds all the time the request has: they will be skipped, so nothing is kept for them)."""
+        remaining = request.remaining()
+        reserve = sum(
+            link.reserve_s
+            for link in self.links[position + 1 :]
+            if link.latency is None or (link.latency.expected() or 0.0) <= remaining
+        )
         if not reserve:
             return request
         deadline = max(request.deadline - reserve, min(request.deadline, time.monotonic() + MIN_SHARE_S))

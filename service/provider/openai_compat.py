@@ -27,7 +27,9 @@ from service.errors import (
     RetryableProviderError,
     UpstreamTimeout,
 )
-from service.provider.base import ChatRequest, Completion
+from openai.types.chat import ChatCompletionChunk
+
+from service.provider.base import ChatRequest, Completion, PromptStyle, StreamCancelled, StreamSink
 from service.provider.retry import RetryPolicy, parse_retry_after
 
 ResponseFormat = Literal["json_schema", "json_object", "text"]
@@ -107,8 +109,14 @@ class OpenAIProvider:
         sleep: Callable[[float], None] = time.sleep,
         on_retry: Callable[[str, BaseException], None] | None = None,
         endpoint_models: Mapping[str, str] | None = None,
+        prompt_style: PromptStyle = "full",
+        timeout_header: str | None = None,
     ) -> None:
         self.name = name
+        # compact: a small model behind this server (issue 17): it is sent each request's compact form, and
+        # that form's tightened grammar schema (candidate ids as an enum) as its response_format schema.
+        self.prompt_style: PromptStyle = prompt_style
+        self._timeout_header = timeout_header  # tells the server how long this call will wait (it drops it after)
         self.model = model
         self._endpoint_models = dict(endpoint_models or {})  # e.g. a faster model for recommendations
         self._base_url = base_url
@@ -135,13 +143,17 @@ class OpenAIProvider:
             "base_url": str(self._client.base_url),
             "response_format": self._response_format,
             "timeout_s": self._timeout_s,
+            "prompt_style": self.prompt_style,
         }
 
     def _response_format_param(self, request: ChatRequest) -> dict[str, Any] | None:
         if self._response_format == "json_schema":
+            schema = request.schema
+            if self.prompt_style == "compact" and request.grammar_schema is not None:
+                schema = request.grammar_schema
             return {
                 "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+                "json_schema": {"name": request.schema_name, "schema": schema, "strict": True},
             }
         if self._response_format == "json_object":
             return {"type": "json_object"}
@@ -156,6 +168,9 @@ class OpenAIProvider:
 
         :raises ProviderError: the last failure once retries or the deadline are spent.
         """
+        style: PromptStyle = "full"
+        if self.prompt_style == "compact" and request.compact is not None:
+            request, style = request.for_small_model(), "compact"
         model = request.model or self._endpoint_models.get(request.endpoint) or self.model
         params: dict[str, Any] = {
             "model": model,
@@ -167,6 +182,8 @@ class OpenAIProvider:
         if response_format is not None:
             params["response_format"] = response_format
 
+        if request.stream is not None:
+            return self._streamed(request, params, model, request.stream, style)
         body = orjson.dumps(params)
         started = time.monotonic()
         attempts = 0
@@ -182,9 +199,10 @@ class OpenAIProvider:
                     # and the answer handed back raw, then validated below against the few fields read
                     # here instead of being built into the SDK's full ChatCompletion model: 0.6 ms less
                     # CPU a call (bench/request_cpu.py). Errors, retries off and auth are the SDK's.
-                    raw = self._client.post(
-                        "/chat/completions", content=body, cast_to=httpx2.Response, options={"timeout": timeout}
-                    )
+                    options: dict[str, Any] = {"timeout": timeout}
+                    if self._timeout_header:
+                        options["headers"] = {self._timeout_header: f"{timeout:.3f}"}
+                    raw = self._client.post("/chat/completions", content=body, cast_to=httpx2.Response, options=options)
                     payload = raw.read()
                 except openai.OpenAIError as exc:
                     raise translate(exc, self.name) from exc
@@ -213,7 +231,104 @@ class OpenAIProvider:
             latency_ms=(time.monotonic() - started) * 1000,
             attempts=attempts,
             upstream_request_id=raw.headers.get("x-request-id"),
+            prompt_style=style,
         )
+
+    def _streamed(
+        self, request: ChatRequest, params: dict[str, Any], model: str, sink: StreamSink, style: PromptStyle = "full"
+    ) -> Completion:
+        """The answer streamed (``stream: true``): each content delta goes to ``sink`` as it arrives.
+
+        A stream that breaks off (connection cut, a frame that is not JSON, a mid-stream error frame, an end
+        without a finish reason) fails the attempt like a 5xx: it is retried, and the sink is told a new
+        attempt begins. A consumer that leaves closes the upstream response at once (:meth:`StreamSink.on_cancel`).
+        """
+        body = orjson.dumps({**params, "stream": True, "stream_options": {"include_usage": True}})
+        started = time.monotonic()
+        attempts = 0
+        for attempt in self._retry.retrying(request.deadline, sleep=self._sleep, before_sleep=self._before_sleep):
+            with attempt:
+                attempts += 1
+                if sink.cancelled:
+                    raise StreamCancelled()
+                timeout = min(self._timeout_s, request.remaining())
+                if timeout <= 0:
+                    raise ProviderUnavailable("deadline passed before the upstream call", provider=self.name)
+                sink.begin()
+                result = self._stream_once(request, body, timeout, model, sink)
+        text, answered_model, usage, upstream_id = result
+        if not text:
+            raise InvalidOutput("upstream streamed no content", provider=self.name)
+        return Completion(
+            text=text,
+            provider=self.name,
+            model=answered_model or model,
+            tokens_in=(usage.prompt_tokens or 0) if usage else 0,
+            tokens_out=(usage.completion_tokens or 0) if usage else 0,
+            latency_ms=(time.monotonic() - started) * 1000,
+            attempts=attempts,
+            upstream_request_id=upstream_id,
+            prompt_style=style,
+        )
+
+    def _stream_once(
+        self, request: ChatRequest, body: bytes, timeout: float, model: str, sink: StreamSink
+    ) -> tuple[str, str | None, Any, str | None]:
+        """One streamed attempt: (text, model, usage, upstream request id)."""
+        pieces: list[str] = []
+        finished = False
+        answered_model: str | None = None
+        usage: Any = None
+        try:
+            stream = self._client.post(
+                "/chat/completions",
+                content=body,
+                cast_to=ChatCompletionChunk,
+                stream=True,
+                stream_cls=openai.Stream[ChatCompletionChunk],
+                options={"timeout": timeout, **({"headers": {self._timeout_header: f"{timeout:.3f}"}} if self._timeout_header else {})},
+            )
+        except openai.OpenAIError as exc:
+            raise translate(exc, self.name) from exc
+        sink.on_cancel(stream.close)
+        try:
+            for chunk in stream:
+                if sink.cancelled:
+                    raise StreamCancelled()
+                answered_model = answered_model or chunk.model
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices or ():
+                    piece = choice.delta.content if choice.delta is not None else None
+                    if piece:
+                        pieces.append(piece)
+                        sink.delta(piece)
+                    if choice.finish_reason:
+                        finished = True
+                if request.remaining() <= 0:
+                    raise UpstreamTimeout("deadline passed while the answer was streaming", provider=self.name)
+        except StreamCancelled:
+            raise
+        except openai.APIStatusError as exc:
+            raise translate(exc, self.name) from exc
+        except openai.APIError as exc:  # an error frame mid-stream, or the connection broke off
+            if sink.cancelled:
+                raise StreamCancelled() from exc
+            if isinstance(exc, openai.APITimeoutError):
+                raise UpstreamTimeout("upstream stream timed out", provider=self.name) from exc
+            raise RetryableProviderError(f"upstream stream broke off: {exc}", provider=self.name) from exc
+        except (ValueError, httpx2.HTTPError) as exc:  # a frame that is not JSON; a transport error
+            if sink.cancelled:
+                raise StreamCancelled() from exc
+            raise RetryableProviderError(f"upstream sent a broken stream: {exc}", provider=self.name) from exc
+        finally:
+            sink.on_cancel(None)
+            stream.close()
+        if sink.cancelled:
+            raise StreamCancelled()
+        if not finished:
+            raise RetryableProviderError("upstream stream ended before the answer was finished", provider=self.name)
+        return "".join(pieces), answered_model, usage, stream.response.headers.get("x-request-id")
 
     def close(self) -> None:
         self._client.close()

@@ -20,8 +20,10 @@ from pydantic import SecretStr
 from service.errors import ConfigError
 from service.ops.metrics import Metrics
 from service.provider.base import Provider
+from service.provider.quality import AnswerQuality
 from service.provider.breaker import BreakerPolicy, BreakerStore, CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
 from service.provider.chain import Link, ProviderChain
+from service.provider.latency import LatencyEstimate
 from service.provider.openai_compat import OpenAIProvider
 from service.provider.retry import RetryPolicy
 from service.settings import ExtraProvider, Settings
@@ -113,25 +115,44 @@ def _openai(settings: Settings, metrics: Metrics) -> Provider:
 
 def _extra(name: str, spec: ExtraProvider) -> Build:
     def build(settings: Settings, metrics: Metrics) -> Provider:
-        return _compatible(
+        provider = _compatible(
             name, spec.model, spec.api_key, spec.base_url, spec.timeout_s, spec.response_format, settings, metrics
         )
+        provider.prompt_style = spec.prompt_style  # type: ignore[attr-defined]
+        return provider
 
     return build
 
 
 def _local(settings: Settings, metrics: Metrics) -> Provider:
-    # Imported here: torch and transformers are heavy and only needed when the chain has a local model.
+    if settings.local_url is not None:  # the model server (issue 17): started by `shopguide serve`, or elsewhere
+        from service.provider.local.model_files import display_name
+        from service.provider.model_server import ModelServerProvider, supervisor_state_file
+
+        return ModelServerProvider(
+            url=settings.local_url,
+            model=display_name(settings.local_model),
+            timeout_s=settings.local_request_timeout_s,
+            prompt_style=settings.local_prompt_style,
+            state_file=supervisor_state_file(settings.local_url),
+            max_tokens_param=settings.max_tokens_param,
+            on_retry=metrics.retry,
+        )
+    # In this process (one-shot commands, SHOPGUIDE_LOCAL_SUPERVISE=0). Imported here: torch and
+    # transformers are heavy and only needed when the chain has a local model.
     from service.provider.local import LocalProvider
 
-    return LocalProvider.from_settings(settings, metrics=metrics)
+    provider = LocalProvider.from_settings(settings, metrics=metrics)
+    provider.prompt_style = settings.local_prompt_style
+    return provider
 
 
 def provider_registry(settings: Settings) -> ProviderRegistry:
     """The built-in providers, and the OpenAI-compatible servers ``SHOPGUIDE_EXTRA_PROVIDERS`` names."""
     registry = ProviderRegistry()
     registry.register(OPENAI, _openai)
-    registry.register(LOCAL, _local, reserve_s=settings.local_reserve_s, in_process=True)
+    # With a model server (SHOPGUIDE_LOCAL_URL, or the child `shopguide serve` starts) the model is not in the workers.
+    registry.register(LOCAL, _local, reserve_s=settings.local_reserve_s, in_process=settings.local_url is None)
     for name, spec in settings.extra_providers.items():
         registry.register(name, _extra(name, spec), reserve_s=spec.reserve_s)
     return registry
@@ -157,5 +178,11 @@ def build_chain(settings: Settings, metrics: Metrics, client: redis.Redis | None
             log.error("provider %s unavailable (missing dependency: %s); install shopguide[local]", name, exc)
             continue
         breaker = CircuitBreaker(name, store, policy, on_change=metrics.breaker_state)
-        links.append(Link(provider, breaker, kind.reserve_s))
-    return ProviderChain(links)
+        latency = (
+            LatencyEstimate(probe_after_s=settings.latency_probe_s, timeout_memory_s=settings.breaker_cooldown_s)
+            if settings.latency_skip
+            else None
+        )
+        links.append(Link(provider, breaker, kind.reserve_s, latency))
+    quality = AnswerQuality(settings.invalid_answer_window, settings.invalid_answer_ratio, on_share=metrics.invalid_share)
+    return ProviderChain(links, quality, on_call=metrics.provider_call)

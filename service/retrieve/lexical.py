@@ -322,6 +322,13 @@ class LexicalIndex:
         position_of = self._position_of
         return np.fromiter((position_of[i] for i in ids if i in position_of), dtype=np.int64)
 
+    def term_weights(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+        """The BM25 matrix, one row per term: (vocabulary, indptr, product positions, BM25 weights).
+
+        Read-only views for content similarity between products (:mod:`service.personalize.content`).
+        """
+        return self._vocab, self._indptr, self._indices, self._bm25.scores["data"]
+
     def known_terms(self, query: str) -> list[Term]:
         """The query's distinct terms that occur somewhere in the catalog."""
         return [t for t in self.analyzer.query_terms(query) if t.term in self._vocab]

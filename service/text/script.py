@@ -34,3 +34,32 @@ def detect_language(text: str) -> str:
     if HAN.search(text):
         return "zh"
     return "en"
+
+
+LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][A-Za-z\u00c0-\u024f'’\-]*")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+SCRIPT_LANGUAGES = ("zh", "ja", "ko", "latin")
+
+
+def scripts_in(text: str) -> set[str]:
+    """The scripts ``text`` is written in, as languages: ``zh`` (Han without kana), ``ja`` (kana), ``ko``
+    (hangul), ``latin`` (Latin letters). Han next to kana is Japanese, so a Japanese text is not also ``zh``."""
+    found: set[str] = set()
+    if KANA.search(text):
+        found.add("ja")
+    elif HAN.search(text):
+        found.add("zh")
+    if HANGUL.search(text):
+        found.add("ko")
+    if _LATIN_LETTER.search(text):
+        found.add("latin")
+    return found
+
+
+def script_runs(text: str, chars: str) -> list[str]:
+    """Runs of the characters of one script class (e.g. :data:`HAN_CHARS`) with the full-width punctuation
+    (and ASCII punctuation, which NFKC makes of it) inside and after them:
+    ``"Great, 全网最低价，品质最佳！"`` -> ``["全网最低价，品质最佳！"]``."""
+    inner = rf"[{chars}\u3000-\u303f\uff01-\uff0f\uff1a-\uff20,.!?;:、 ]*"
+    pattern = re.compile(rf"[{chars}](?:{inner}[{chars}])?[\u3000-\u303f\uff01-\uff0f!?.]*")
+    return [m.group(0).strip() for m in pattern.finditer(text)]

@@ -11,6 +11,15 @@ from service.errors import InvalidRequest
 M = TypeVar("M", bound=BaseModel)
 
 
+class FieldError(ValueError):
+    """A cross-field rule's failure that names the field to fix (a model validator's error names no field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
 class StrictModel(BaseModel):
     """Unknown fields are errors. Bodies are validated in strict mode: "5" is not an int."""
 
@@ -38,7 +47,8 @@ def parse_body(model: type[M], body: bytes | str) -> M:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         kind = err.get("type", "")
-        field = field_path(tuple(err.get("loc", ()))) or None
+        cause = (err.get("ctx") or {}).get("error")
+        field = cause.field if isinstance(cause, FieldError) else field_path(tuple(err.get("loc", ()))) or None
         if kind == "json_invalid":
             raise InvalidRequest(f"body is not valid JSON: {err['ctx']['error']}", code="invalid_json") from None
         if kind == "model_type" and field is None:

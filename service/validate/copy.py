@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from service.catalog.product import Product
 from service.copywriting.channels import Channel, ChannelLimits, LengthPreset, channel_limits
@@ -43,11 +43,23 @@ class InlineProduct(Product):
 class CopyOptions(StrictModel):
     """How the copy is written; shared by single requests, CLI runs and jobs."""
 
+    # _one_length's rule in the schema (issue 16's nested options are checked by fuzzing too): not both set.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "not": {
+                "required": ["length", "max_chars"],
+                "properties": {"length": {"type": "string"}, "max_chars": {"type": "integer"}},
+            }
+        },
+    )
+
     channel: Channel = Field("pdp", description="Where the copy runs: pdp, email, social, ad or search_ad.")
     tone: str = Field(
         "friendly",
         min_length=1,
         max_length=200,
+        json_schema_extra={"pattern": r"\S"},  # not blank: the schema says what _tone checks
         description=f"A preset ({', '.join(TONE_PRESETS)}) or free text describing the tone.",
     )
     length: LengthPreset | None = Field(None, description="Body length preset (default medium); or give max_chars.")
@@ -91,8 +103,52 @@ class CopyOptions(StrictModel):
         return TONE_PRESETS.get(self.tone.lower())
 
 
+# The rule _one_product enforces, stated in the schema (issue 13 item 12): exactly one of the two is given.
+_ONE_PRODUCT = {
+    "oneOf": [
+        {"required": ["product_id"], "properties": {"product_id": {"type": "string"}, "product": {"type": "null"}}},
+        {"required": ["product"], "properties": {"product": {"type": "object"}, "product_id": {"type": "null"}}},
+    ]
+}
+
+
 class CopyRequest(CopyOptions):
     """POST /v1/copy: copy for one product, from the catalog (``product_id``) or inline (``product``)."""
+
+    # issue 14 item 12: examples for /docs, runnable against the demo catalog
+    EXAMPLES: ClassVar[dict[str, dict[str, Any]]] = {
+        "中文：商品详情页": {
+            "product_id": "SG-OUT-0001",
+            "channel": "pdp",
+            "tone": "premium",
+            "language": "zh",
+            "keywords": ["鹅绒", "保暖"],
+            "banned_words": ["便宜"],
+            "variants": 2,
+        },
+        "English: search ad": {
+            "product_id": "SG-OUT-0016",
+            "channel": "search_ad",
+            "tone": "technical",
+            "language": "en",
+            "keywords": ["800-fill"],
+            "variants": 3,
+        },
+        "English: inline product": {
+            "product": {
+                "title": "Trailhead Insulated Bottle 750 ml",
+                "description": "Double-wall stainless steel keeps drinks cold for 24 hours or hot for 12.",
+                "brand": "Trailhead",
+                "price": 29.0,
+                "currency": "USD",
+                "attributes": {"capacity_ml": 750, "material": "18/8 stainless steel"},
+            },
+            "channel": "social",
+            "tone": "playful",
+            "variants": 2,
+        },
+    }
+    model_config = ConfigDict(json_schema_extra={**_ONE_PRODUCT, "examples": list(EXAMPLES.values())})
 
     product_id: ProductId | None = Field(None, description="A catalog product id.")
     product: InlineProduct | None = Field(
@@ -117,7 +173,19 @@ class CopyRequest(CopyOptions):
 class CopyJobRequest(CopyOptions):
     """POST /v1/copy/jobs: copy for many catalog products, written in the background."""
 
-    product_ids: list[ProductId] | Literal["all"] = Field(
+    EXAMPLES: ClassVar[dict[str, dict[str, Any]]] = {
+        "中文：三件商品": {
+            "product_ids": ["SG-OUT-0001", "SG-OUT-0002", "SG-OUT-0003"],
+            "channel": "social",
+            "language": "zh",
+            "audience": "北方城市的上班族",
+            "variants": 1,
+        },
+        "English: whole catalog": {"product_ids": "all", "channel": "email", "tone": "friendly", "variants": 1},
+    }
+    model_config = ConfigDict(json_schema_extra={"examples": list(EXAMPLES.values())})
+
+    product_ids: Annotated[list[ProductId], Field(min_length=1, max_length=100_000)] | Literal["all"] = Field(
         description='Catalog product ids (at most 100000), or "all" for the whole catalog.'
     )
 

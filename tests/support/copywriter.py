@@ -17,6 +17,7 @@ _LIMIT = {
     "body": re.compile(r'- "body": at most (\d+)'),
     "cta": re.compile(r'- "cta": at most (\d+)'),
 }
+_KEYWORDS = re.compile(r"<keywords>\n(.*?)\n</keywords>", re.S)
 _BULLETS = re.compile(r'- "bullets": (\d+) to (\d+) items, each at most (\d+)')
 
 
@@ -66,14 +67,29 @@ def write_copy(body: dict[str, Any]) -> dict[str, Any]:
     bullets = [_cut(p, limits["bullet_max"]) for p in points[: max(limits["bullets_min"], min(3, limits["bullets_max"]))]]
     openers = ["", "新品推荐：", "为你挑选："] if chinese else ["", "Meet the ", "Discover the "]
     ctas = ["立即购买", "加入购物车", "马上看看"] if chinese else ["Shop now", "Add to cart", "See more"]
+    # Variants differ, as the prompt asks: each leads with other facts (the description, the attributes, the tags).
+    sep = "，" if chinese else ", "
+    end = "。" if chinese else "."
+    angles = [
+        description,
+        (title + (": " if not chinese else "：") + sep.join(points)) + end if points else f"{title}{end}",
+        sep.join([*(product.get("tags") or []), brand or title]) + end,
+        sep.join(reversed(points)) + end if points else f"{brand} {title}{end}",
+        " · ".join(p for p in (product.get("category") or "").split("/") if p) or f"{brand}{end}",
+    ]
+    block = _KEYWORDS.search(_message(body, "user"))
+    keywords = json.loads(block.group(1)) if block else []
+    if keywords:  # every angle names the keywords, as the prompt asks
+        angles = [a if all(k.lower() in a.lower() for k in keywords) else f"{sep.join(keywords)}{sep}{a}" for a in angles]
     variants = []
     for i in range(requested_variants(body)):
         head = f"{openers[i % 3]}{title}" if i % 3 else (f"{brand} {title}".strip() if brand and brand not in title else title)
+        turn = i % len(bullets) if bullets else 0
         variants.append(
             {
                 "headline": _cut(head, limits["headline"]),
-                "body": _cut(description, limits["body"]),
-                "bullets": bullets,
+                "body": _cut(angles[i % len(angles)], limits["body"]),
+                "bullets": bullets[turn:] + bullets[:turn],
                 "cta": _cut(ctas[i % 3], limits["cta"]),
             }
         )

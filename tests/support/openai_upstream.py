@@ -18,6 +18,12 @@ token and a token rate, and a stream can be scripted to break part way::
     up.set_stream(ttft_s=0.3, tokens_per_s=50)
     up.script(stream(answer, fault=cut_after(5)))   # the connection dies after 5 tokens
 
+Each streamed answer is recorded (:attr:`OpenAIUpstream.streams`): how many tokens went out and how it
+ended, ``complete``, ``fault`` (a scripted break), ``client_closed`` (the client hung up mid-stream: a
+write failed) or ``released`` (``reset()``/``stop()``)::
+
+    assert up.streams[-1].outcome == "client_closed" and up.streams[-1].sent < up.streams[-1].total
+
 Standalone (benchmarks run it in its own process)::
 
     python -m tests.support.openai_upstream --port 8099 --latency 0.2 --ttft 0.3 --tokens-per-s 50
@@ -26,6 +32,7 @@ Standalone (benchmarks run it in its own process)::
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import re
@@ -238,12 +245,30 @@ def error_after(tokens: int, *, code: int = 500, message: str | None = None) -> 
     return StreamFault("error", tokens, text=message or "", code=code)
 
 
+@dataclass
+class StreamRecord:
+    """How one streamed answer went: tokens sent of ``total``, and how it ``outcome``-ed (see the module doc)."""
+
+    total: int
+    sent: int = 0
+    outcome: str = "streaming"
+    started_at: float = field(default_factory=time.monotonic)
+    ended_at: float | None = None
+
+    def end(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.ended_at = time.monotonic()
+
+
 class _Exchange:
     """One chat-completions request being answered; what a step may do with it."""
 
     def __init__(self, handler: _Handler, body: dict[str, Any], release: threading.Event,
-                 default: Step | None = None, pace: Pace = Pace()) -> None:
+                 default: Step | None = None, pace: Pace = Pace(),
+                 on_stream: Callable[[StreamRecord], None] | None = None, pace_whole: bool = False) -> None:
         self._handler = handler
+        self.pace_whole = pace_whole  # unstreamed answers take the stream's time too
+        self._on_stream = on_stream
         self.body = body
         self._release = release
         self.default = default  # what delay(then=None) serves
@@ -305,8 +330,15 @@ class _Exchange:
         """The answer: one JSON completion, or, when the request asked to stream, server-sent events."""
         if self.streaming:
             self.send_stream(content, finish_reason, usage, pace or self.pace, fault)
-        else:
-            self.send_json(200, completion_payload(self.body, content, finish_reason, usage))
+            return
+        pace = pace or self.pace
+        if self.pace_whole and (pace.ttft_s or pace.tokens_per_s):
+            # a model takes as long to write an answer it does not stream: the first token, then every other
+            tokens = len(stream_tokens(content_text(content)))
+            if self.wait(pace.ttft_s + (tokens / pace.tokens_per_s if pace.tokens_per_s else 0.0)):
+                self.drop()
+                return
+        self.send_json(200, completion_payload(self.body, content, finish_reason, usage))
 
     # -- server-sent events -----------------------------------------------------
 
@@ -331,6 +363,9 @@ class _Exchange:
         text = content_text(content)
         frames = ChunkFrames(self.body)
         tokens = stream_tokens(text)
+        record = StreamRecord(total=len(tokens))
+        if self._on_stream is not None:
+            self._on_stream(record)
         self._start(200, "text/event-stream; charset=utf-8", {"Cache-Control": "no-cache"})
         self._handler.send_header("Transfer-Encoding", "chunked")
         self._handler.end_headers()
@@ -339,21 +374,27 @@ class _Exchange:
             started = time.monotonic() + pace.ttft_s
             for i, token in enumerate(tokens):
                 if fault is not None and i == fault.after and self._break(fault, frames):
+                    record.end("fault")
                     return
                 due = started + (i / pace.tokens_per_s if pace.tokens_per_s else 0.0)
                 if self.wait(due - time.monotonic()):
                     self.drop()
+                    record.end("released")
                     return
                 self._event(json.dumps(frames.content(token), ensure_ascii=False))
+                record.sent += 1
             if fault is not None and fault.after >= len(tokens) and self._break(fault, frames):
+                record.end("fault")
                 return
             self._event(json.dumps(frames.finish(finish_reason), ensure_ascii=False))
             if frames.include_usage:
                 self._event(json.dumps(frames.usage(usage_payload(self.body, text, usage)), ensure_ascii=False))
             self._event("[DONE]")
             self._end_body()
-        except OSError:  # the client went away mid-stream
+            record.end("complete")
+        except OSError:  # the client went away mid-stream (after a malformed frame: because of it)
             self._handler.close_connection = True
+            record.end("fault" if fault is not None and record.sent >= fault.after else "client_closed")
 
     def _break(self, fault: StreamFault, frames: ChunkFrames) -> bool:
         """Apply ``fault``; True when the stream is over."""
@@ -700,13 +741,16 @@ class OpenAIUpstream:
     """A scripted OpenAI-compatible server on loopback; thread-safe, many concurrent clients."""
 
     def __init__(self, *, host: str = LOOPBACK, port: int = 0, latency: float = 0.0,
-                 default: Step | None = None, ttft_s: float = 0.0, tokens_per_s: float | None = None) -> None:
+                 default: Step | None = None, ttft_s: float = 0.0, tokens_per_s: float | None = None,
+                 pace_unstreamed: bool = False) -> None:
         self._host, self._port = host, port
+        self._pace_unstreamed = pace_unstreamed
         self._initial_latency = latency
         self._initial_default = default or reply({})
         self._lock = threading.Lock()
         self._queue: deque[Step] = deque()
         self._requests: list[RecordedRequest] = []
+        self._streams: list[StreamRecord] = []
         self._latency = latency
         self._initial_pace = Pace(ttft_s, tokens_per_s)
         self._pace = self._initial_pace
@@ -802,6 +846,7 @@ class OpenAIUpstream:
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self._streams = []
             self._default = self._initial_default
             self._latency = self._initial_latency
             self._pace = self._initial_pace
@@ -815,6 +860,16 @@ class OpenAIUpstream:
         """Every request received since start/reset, in arrival order (a copy)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def streams(self) -> list[StreamRecord]:
+        """Every streamed answer since start/reset, in the order they began (the records update as they go)."""
+        with self._lock:
+            return list(self._streams)
+
+    def _record_stream(self, streams: list[StreamRecord], record: StreamRecord) -> None:
+        with self._lock:
+            streams.append(record)
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
@@ -863,7 +918,8 @@ class OpenAIUpstream:
             return
         with self._lock:
             step = self._queue.popleft() if self._queue else self._default
-            ex = _Exchange(h, body, release, self._default, self._pace)
+            ex = _Exchange(h, body, release, self._default, self._pace,
+                           functools.partial(self._record_stream, self._streams), self._pace_unstreamed)
             latency = self._latency
         if ex.wait(latency):
             ex.drop()
@@ -902,6 +958,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
     p.add_argument("--ttft", type=float, default=0.0, help="streamed answers: seconds to the first token")
     p.add_argument("--tokens-per-s", type=float, default=None, help="streamed answers: token rate (default: at once)")
+    p.add_argument("--pace-unstreamed", action="store_true",
+                   help="answers not streamed take as long as streamed ones (first token + tokens at the rate)")
     answer = p.add_mutually_exclusive_group()
     answer.add_argument("--reply", help="fixed message content for every answer (default '{}')")
     answer.add_argument("--reply-fn", help="MODULE:CALLABLE computing content from the request body")
@@ -917,7 +975,7 @@ def main(argv: list[str] | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     with OpenAIUpstream(host=args.host, port=args.port, latency=args.latency, default=default,
-                        ttft_s=args.ttft, tokens_per_s=args.tokens_per_s) as up:
+                        ttft_s=args.ttft, tokens_per_s=args.tokens_per_s, pace_unstreamed=args.pace_unstreamed) as up:
         print(f"listening {up.base_url}", flush=True)
         stopped.wait()
 

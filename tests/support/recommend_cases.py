@@ -67,11 +67,12 @@ class BuiltCase:
 
 
 def build_cases(
-    *, reason_max_chars: int = 120, summary_max_chars: int = 120, compact: bool = True
+    *, reason_max_chars: int = 120, summary_max_chars: int | None = None, compact: bool = True
 ) -> list[BuiltCase]:
     """Every case with its candidates from the demo catalog, rendered by the real templates.
 
-    ``compact`` (the default) is what the pipeline sends a local model: the compact templates and facts.
+    ``compact`` (the default) is what the pipeline sends a local model: the compact templates and facts,
+    and (``summary_max_chars=None``) no summary in the schema.
     """
     facts = compact_facts if compact else prompt_facts
     catalog = load_catalog()
@@ -85,7 +86,7 @@ def build_cases(
         candidates = [Candidate(product=p, score=1.0 / (rank + 1)) for rank, p in enumerate(chosen)]
         ids = tuple(p.id for p in chosen)
         context = {"query": case.query, "k": case.k, "language_name": language_name(case.language),
-                   "candidates": [facts(c) for c in candidates], "filters": None}
+                   "candidates": [facts(c) for c in candidates], "filters": None, "history": []}
         rendered = renderer.render(COMPACT, **context) if compact else renderer.render(ENDPOINT, **context, profile=None)
         grammar = recommend_grammar_schema(
             list(ids), case.k, reason_max_chars=reason_max_chars, summary_max_chars=summary_max_chars

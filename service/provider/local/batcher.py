@@ -65,6 +65,7 @@ class Batcher(Generic[P, R]):
         self.running = 0  # size of the batch being generated now
         self.batches = 0
         self.batch_sizes: list[int] = []  # recent batch sizes, newest last (bounded)
+        self.batch_seconds: list[float] = []  # how long recent batches took, newest last (bounded)
 
     @property
     def queue_depth(self) -> int:
@@ -119,6 +120,27 @@ class Batcher(Generic[P, R]):
             return job.future.result(timeout=5.0)
         except TimeoutError:
             raise ProviderError("local generation overran the deadline", provider=self._provider) from None
+
+    def cancel(self, job: Job[P, R]) -> bool:
+        """Take a job nobody waits for out of the queue; False when it is already running or done."""
+        if not job.future.cancel():
+            return False
+        with self._cond:
+            try:
+                self._queue.remove(job)
+            except ValueError:
+                pass
+            depth = len(self._queue)
+        self._report(depth)
+        return True
+
+    def estimated_wait_s(self) -> float:
+        """Roughly how long a request queued now would wait: batches ahead of it times the recent batch time."""
+        recent = self.batch_seconds[-10:]
+        per_batch = sum(recent) / len(recent) if recent else 1.0
+        with self._cond:
+            ahead = len(self._queue) + (1 if self.running else 0)
+        return per_batch * max(1.0, ahead / self.max_batch_size)
 
     def close(self, timeout: float | None = 5.0) -> None:
         """Stop the worker; waiting jobs fail with :class:`ProviderUnavailable`."""
@@ -193,6 +215,7 @@ class Batcher(Generic[P, R]):
     def _run(self, batch: list[Job[P, R]]) -> None:
         self.batches += 1
         self.batch_sizes = (self.batch_sizes + [len(batch)])[-100:]
+        started = time.monotonic()
         try:
             results = list(self._run_batch([job.payload for job in batch]))
             if len(results) != len(batch):
@@ -206,6 +229,7 @@ class Batcher(Generic[P, R]):
             if not isinstance(exc, ShopguideError):
                 log.exception("local batch failed")
             results = [error] * len(batch)
+        self.batch_seconds = (self.batch_seconds + [time.monotonic() - started])[-100:]
         for job, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, ShopguideError):

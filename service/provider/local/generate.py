@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
-from service.errors import InvalidOutput, ProviderError, UpstreamTimeout
+from service.errors import InvalidOutput, ProviderError, ProviderUnavailable, UpstreamTimeout
 from service.provider.base import ChatRequest
 from service.provider.local.constrain import (
     GrammarError,
@@ -24,7 +24,7 @@ from service.provider.local.constrain import (
 from service.provider.local.loader import LoadedModel
 from service.provider.local.model_files import PROVIDER
 
-Finish = Literal["stop", "length", "deadline"]
+Finish = Literal["stop", "length", "deadline", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,104 @@ class Generation:
     tokens_in: int
     tokens_out: int
     finish: Finish = "stop"
+
+
+@dataclass(frozen=True)
+class RowHooks:
+    """What a caller of the model server adds to one row: streamed text, a cancel flag, stop strings."""
+
+    on_text: Callable[[str], None] | None = None  # each new piece of the answer's text, in order
+    cancelled: Callable[[], bool] | None = None  # true once nobody waits for this row (client gone)
+    stop: tuple[str, ...] = ()  # the answer ends before the first of these strings
+
+
+class RowStream(StoppingCriteria):
+    """Follows each row's text as it is generated: streams it, ends it at a stop string, drops a cancelled row.
+
+    Called after every decoding step with the whole batch. Text that might be the
+    start of a stop string, or an incomplete UTF-8 character, is held back until
+    the next tokens decide it.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        prompt_width: int,
+        hooks: Sequence[RowHooks | None],
+        stop_ids: frozenset[int],
+        limits: RowLimits,
+    ) -> None:
+        self._tokenizer = tokenizer
+        self._width = prompt_width
+        self._hooks = list(hooks)
+        self._stop_ids = stop_ids
+        self._limits = limits
+        self._tokens: list[list[int]] = [[] for _ in self._hooks]
+        self.emitted = [0] * len(self._hooks)  # characters handed to on_text so far
+        self.ended: set[int] = set()  # end of turn, a stop string, a cancel or a limit: nothing more to follow
+        self.stop_at: dict[int, int] = {}  # row -> character offset of its first stop string
+        self.cancelled: set[int] = set()
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        last = input_ids[:, -1].tolist()
+        done = []
+        for row, hooks in enumerate(self._hooks):
+            if row not in self.ended:
+                if row in self._limits.stopped:  # budget or deadline: its last token still counts
+                    self.ended.add(row)
+                self._follow(row, hooks, int(last[row]))
+            done.append(row in self.ended)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    def _follow(self, row: int, hooks: RowHooks | None, token: int) -> None:
+        if hooks is None:
+            return
+        if hooks.cancelled is not None and hooks.cancelled():
+            self.cancelled.add(row)
+            self._end(row)
+            return
+        if token in self._stop_ids:
+            self._end(row)
+            return
+        self._tokens[row].append(token)
+        if hooks.on_text is None and not hooks.stop:
+            return
+        text = self._tokenizer.decode(self._tokens[row], skip_special_tokens=True)
+        hold = 0
+        for stop in hooks.stop:
+            found = text.find(stop)
+            if found >= 0:
+                self.stop_at[row] = min(self.stop_at.get(row, found), found)
+        if row in self.stop_at:
+            self._emit(row, hooks, text[: self.stop_at[row]])
+            self._end(row)
+            return
+        for stop in hooks.stop:  # the text's end may be the start of a stop string
+            for size in range(min(len(stop) - 1, len(text)), 0, -1):
+                if text.endswith(stop[:size]):
+                    hold = max(hold, size)
+                    break
+        if text.endswith("\ufffd"):  # a character split across tokens
+            hold = max(hold, len(text) - len(text.rstrip("\ufffd")))
+        self._emit(row, hooks, text[: len(text) - hold])
+
+    def _emit(self, row: int, hooks: RowHooks, text: str) -> None:
+        if hooks.on_text is not None and len(text) > self.emitted[row]:
+            hooks.on_text(text[self.emitted[row]:])
+            self.emitted[row] = len(text)
+
+    def _end(self, row: int) -> None:
+        self.ended.add(row)
+        self._limits.stopped.add(row)  # the grammar stops following the row too
+
+    def finish(self, row: int, text: str) -> str:
+        """The row's final text (cut at its stop string), with what was not yet streamed sent now."""
+        if row in self.stop_at:
+            text = text[: self.stop_at[row]]
+        hooks = self._hooks[row]
+        if hooks is not None and row not in self.cancelled:
+            self._emit(row, hooks, text)
+        return text
 
 
 class BatchGenerator:
@@ -61,8 +159,12 @@ class BatchGenerator:
             bitmask, ids = quote_token_bitmask(loaded.tokenizer, loaded.vocab_size)
             self._string_cap = StringTokenCap(max_string_tokens, bitmask, ids)
 
-    def __call__(self, requests: Sequence[ChatRequest]) -> list[Generation | ProviderError]:
+    def __call__(
+        self, requests: Sequence[ChatRequest], hooks: Sequence[RowHooks | None] | None = None
+    ) -> list[Generation | ProviderError]:
         """One result per request, in order: a :class:`Generation` or the error for that row.
+
+        ``hooks`` (the model server's) stream each row's text, cancel it, or end it at stop strings.
 
         :raises ProviderError: when the batch as a whole fails (the model raised).
         """
@@ -81,7 +183,8 @@ class BatchGenerator:
             prompts.append(prompt)
             matchers.append(matcher)
         if rows:
-            generated = self._generate([requests[i] for i in rows], prompts, matchers)
+            row_hooks = [hooks[i] for i in rows] if hooks is not None else None
+            generated = self._generate([requests[i] for i in rows], prompts, matchers, row_hooks)
             for index, result in zip(rows, generated, strict=True):
                 results[index] = result
         return [r if r is not None else ProviderError("no result", provider=PROVIDER) for r in results]
@@ -103,13 +206,19 @@ class BatchGenerator:
         if self._grammars is None:
             return None
         schema = request.grammar_schema if request.grammar_schema is not None else request.schema
+        if not schema:  # no schema at all (the model server's free-text requests): unconstrained
+            return None
         try:
             return self._grammars.matcher(cap_string_lengths(schema, self._max_string_chars))
         except GrammarError as exc:
             raise ProviderError(f"cannot build a grammar from the output schema: {exc}", provider=PROVIDER) from exc
 
     def _generate(
-        self, requests: Sequence[ChatRequest], prompts: list[str], matchers: list[RowMatcher | None]
+        self,
+        requests: Sequence[ChatRequest],
+        prompts: list[str],
+        matchers: list[RowMatcher | None],
+        hooks: Sequence[RowHooks | None] | None = None,
     ) -> list[Generation | ProviderError]:
         loaded = self._loaded
         tokenizer = loaded.tokenizer
@@ -120,6 +229,11 @@ class BatchGenerator:
         budgets = [max(1, min(r.max_tokens, self._max_new_tokens)) for r in requests]
         limits = RowLimits(width, budgets, [r.deadline for r in requests])
         processor = GrammarLogitsProcessor(matchers, loaded.vocab_size, limits, self._string_cap)
+        criteria: list[StoppingCriteria] = [limits]
+        stream = None
+        if hooks is not None and any(h is not None for h in hooks):
+            stream = RowStream(tokenizer, width, hooks, frozenset(loaded.stop_token_ids), limits)
+            criteria.append(stream)
         # One batch shares one sampling setting; the batcher groups requests by temperature.
         temperature = requests[0].temperature
         config = GenerationConfig(
@@ -138,7 +252,7 @@ class BatchGenerator:
                     attention_mask=attention_mask,
                     generation_config=config,
                     logits_processor=LogitsProcessorList([processor]),
-                    stopping_criteria=StoppingCriteriaList([limits]),
+                    stopping_criteria=StoppingCriteriaList(criteria),
                 )
         except Exception as exc:
             raise ProviderError(f"local generation failed: {type(exc).__name__}: {exc}", provider=PROVIDER) from exc
@@ -154,9 +268,18 @@ class BatchGenerator:
             body = tokens if end is None else tokens[:end]
             text = tokenizer.decode(body, skip_special_tokens=True)
             finish: Finish = "stop" if end is not None else ("deadline" if row in limits.expired else "length")
+            if stream is not None:
+                if row in stream.cancelled:
+                    finish = "cancelled"
+                elif row in stream.stop_at:
+                    finish = "stop"
+                text = stream.finish(row, text)
             used = len(body) + (1 if end is not None else 0)
             self.tokens_out += used
-            results.append(self._row_result(row, text, int(prompt_tokens[row]), used, finish, processor, matchers))
+            served = hooks is not None and hooks[row] is not None  # the model server reports "length" itself
+            results.append(
+                self._row_result(row, text, int(prompt_tokens[row]), used, finish, processor, matchers, served)
+            )
         return results
 
     @staticmethod
@@ -168,11 +291,14 @@ class BatchGenerator:
         finish: Finish,
         processor: GrammarLogitsProcessor,
         matchers: list[RowMatcher | None],
+        served: bool = False,
     ) -> Generation | ProviderError:
-        constrained = matchers[row] is not None
+        constrained = matchers[row] is not None and not served
+        if finish == "cancelled":
+            return ProviderUnavailable("the client went away", provider=PROVIDER)
         if finish == "deadline":
             return UpstreamTimeout(f"deadline passed after {tokens_out} generated tokens", provider=PROVIDER)
-        if constrained and row in processor.rejected:
+        if matchers[row] is not None and row in processor.rejected:
             return ProviderError(
                 f"grammar rejected token {processor.rejected[row]} (tokenizer and grammar disagree)", provider=PROVIDER
             )

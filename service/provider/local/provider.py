@@ -6,15 +6,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from service.errors import ProviderUnavailable
 from service.provider.base import ChatRequest, Completion, PromptStyle
-from service.provider.local.batcher import Batcher
+from service.provider.local.batcher import Batcher, Job
 from service.provider.local.constrain import Backend, Grammars, make_backend
-from service.provider.local.generate import BatchGenerator, Generation
-from service.provider.local.loader import Device, DType, LoadedModel, load_model
+from service.provider.local.generate import BatchGenerator, Generation, RowHooks
+from service.provider.local.loader import Device, DType, LoadedModel, Quantize, load_model
 from service.provider.local.model_files import DEFAULT_CACHE_DIR, PROVIDER, display_name, resolve_model_files
 
 if TYPE_CHECKING:
@@ -23,7 +24,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Below this many parameters a CPU model runs on one thread unless SHOPGUIDE_LOCAL_THREADS says otherwise.
+SMALL_MODEL_PARAMETERS = 300_000_000
+
 GenerateFn = Callable[[Sequence[ChatRequest]], Sequence[Generation | BaseException]]
+
+
+@dataclass(frozen=True, eq=False)
+class Row:
+    """One queued request and, from the model server, its hooks (streaming, cancel, stop strings)."""
+
+    request: ChatRequest
+    hooks: RowHooks | None = None
 
 
 class LocalProvider:
@@ -42,6 +54,7 @@ class LocalProvider:
         *,
         device: Device = "auto",
         dtype: DType = "auto",
+        quantize: Quantize = "auto",
         cache_dir: Path | None = None,
         max_batch_size: int = 4,
         max_queue: int = 16,
@@ -61,6 +74,8 @@ class LocalProvider:
         self._model = model
         self._device: Device = device
         self._dtype: DType = dtype
+        self._quantize: Quantize = quantize
+        self._threads: int | None = None  # torch's CPU threads once loaded on a CPU
         self._cache_dir = cache_dir or DEFAULT_CACHE_DIR
         self._max_new_tokens = max_new_tokens
         self._max_string_chars = max_string_chars
@@ -77,7 +92,7 @@ class LocalProvider:
         self._grammars: Grammars | None = None
         self._generator: BatchGenerator | None = None
         self._load_error: tuple[ProviderUnavailable, float] | None = None
-        self._batcher: Batcher[ChatRequest, Generation] = Batcher(
+        self._batcher: Batcher[Row, Generation] = Batcher(
             self._run_batch,
             max_batch_size=max_batch_size,
             max_queue=max_queue,
@@ -87,12 +102,21 @@ class LocalProvider:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, metrics: Metrics | None = None) -> LocalProvider:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        metrics: Metrics | None = None,
+        on_queue_depth: Callable[[int], None] | None = None,
+    ) -> LocalProvider:
         """The provider ``settings`` describe (the model is not loaded here; see :meth:`warm_up`)."""
+        if on_queue_depth is None and metrics is not None:
+            on_queue_depth = metrics.local_queue_depth.set
         return cls(
             settings.local_model,
             device=settings.local_device,
             dtype=settings.local_dtype,
+            quantize=settings.local_quantize,
             cache_dir=settings.local_cache_dir,
             max_batch_size=settings.local_batch_size,
             max_queue=settings.local_queue_size,
@@ -102,7 +126,7 @@ class LocalProvider:
             grammar=None if settings.local_grammar == "none" else settings.local_grammar,
             batch_window_s=settings.local_batch_window_s,
             num_threads=settings.local_threads,
-            on_queue_depth=metrics.local_queue_depth.set if metrics is not None else None,
+            on_queue_depth=on_queue_depth,
         )
 
     # -- Provider protocol ------------------------------------------------------------------
@@ -121,7 +145,7 @@ class LocalProvider:
                 f"deadline too short for the local model ({request.remaining():.2f}s left)", provider=PROVIDER
             )
         self._raise_if_recently_failed()
-        job = self._batcher.submit(request, deadline=request.deadline, key=self._batch_key(request))
+        job = self._batcher.submit(Row(request), deadline=request.deadline, key=self._batch_key(request))
         result = self._batcher.wait(job)
         return Completion(
             text=result.text,
@@ -145,6 +169,8 @@ class LocalProvider:
             "ready": loaded is not None or load_error is None,
             "device": str(loaded.device) if loaded else self._device,
             "dtype": str(loaded.dtype).removeprefix("torch.") if loaded else self._dtype,
+            "quantize": loaded.quantize if loaded else self._quantize,
+            "threads": self._threads,
             "load_s": round(loaded.load_s, 3) if loaded else None,
             "last_error": str(load_error[0]) if load_error else None,
             "queue_depth": self.queue_depth,
@@ -184,6 +210,31 @@ class LocalProvider:
         """Stop the worker thread; queued requests fail with ProviderUnavailable."""
         self._batcher.close()
 
+    # -- for the model server (service.local_server) -------------------------------------------
+    def submit(self, request: ChatRequest, hooks: RowHooks | None = None) -> Job[Row, Generation]:
+        """Queue ``request`` as it is (no compact form: the caller sent what it wants answered).
+
+        :raises ProviderUnavailable: the queue is full or the model failed to load recently.
+        """
+        self._raise_if_recently_failed()
+        return self._batcher.submit(Row(request, hooks), deadline=request.deadline, key=self._batch_key(request))
+
+    def cancel(self, job: Job[Row, Generation]) -> bool:
+        """Drop a queued job nobody waits for (a running one stops through its hooks)."""
+        return self._batcher.cancel(job)
+
+    def retry_after_s(self) -> float:
+        """About how long until the queue has room: what a refused caller is told to wait."""
+        return self._batcher.estimated_wait_s()
+
+    @property
+    def running(self) -> int:
+        return self._batcher.running
+
+    @property
+    def max_queue(self) -> int:
+        return self._batcher.max_queue
+
     # -- internals ------------------------------------------------------------------------------
     @staticmethod
     def _batch_key(request: ChatRequest) -> float:
@@ -195,10 +246,12 @@ class LocalProvider:
         if error is not None and time.monotonic() - error[1] < self._load_retry_s:
             raise ProviderUnavailable(f"local model failed to load: {error[0]}", provider=PROVIDER)
 
-    def _run_batch(self, requests: Sequence[ChatRequest]) -> Sequence[Generation | BaseException]:
+    def _run_batch(self, rows: Sequence[Row]) -> Sequence[Generation | BaseException]:
+        requests = [row.request for row in rows]
         if self._generate_fn is not None:
             return self._generate_fn(requests)
-        return self._ensure_generator()(requests)
+        hooks = [row.hooks for row in rows]
+        return self._ensure_generator()(requests, hooks if any(h is not None for h in hooks) else None)
 
     def _ensure_generator(self) -> BatchGenerator:
         with self._load_lock:
@@ -220,7 +273,18 @@ class LocalProvider:
             import torch
 
             torch.set_num_threads(self._num_threads)
-        loaded = load_model(files, device=self._device, dtype=self._dtype)
+        loaded = load_model(files, device=self._device, dtype=self._dtype, quantize=self._quantize)
+        if self._num_threads is None and loaded.device.type == "cpu" and loaded.parameters < SMALL_MODEL_PARAMETERS:
+            import torch
+
+            # A small model's per-token work is too little to share between threads: each of its ~500
+            # operations a token pays a thread hand-off (measured for the packaged 135M model on 2 cores,
+            # int8: 35 ms a token on one thread, 57 on two; docs/benchmarks.md). One thread also leaves
+            # the other cores to the web workers.
+            torch.set_num_threads(1)
+        import torch
+
+        self._threads = torch.get_num_threads() if loaded.device.type == "cpu" else None
         grammars = None
         if self._grammar is not None:
             try:
@@ -231,8 +295,8 @@ class LocalProvider:
                 ) from exc
             grammars = Grammars(backend, cache_size=self._grammar_cache_size)
         log.info(
-            "local model %s loaded from %s on %s (%s) in %.1fs",
-            loaded.name, files.directory, loaded.device, loaded.dtype, loaded.load_s,
+            "local model %s loaded from %s on %s (%s, quantize %s, %s threads) in %.1fs",
+            loaded.name, files.directory, loaded.device, loaded.dtype, loaded.quantize, self._threads, loaded.load_s,
         )
         self._loaded, self._grammars = loaded, grammars
         return BatchGenerator(

@@ -1,0 +1,1 @@
+"""Personalization: what shoppers did (events) turned into affinity for products (see contract.py)."""
