@@ -103,6 +103,34 @@ def test_bulk_upload_of_50_reaches_100_percent_and_fills_the_review_queue(open_p
     expect(page.locator("#variant-0 mark.finding")).to_have_text(re.compile("99小时"))
 
 
+def test_job_progress_keeps_polling_through_failed_status_answers(open_page, upstream, tmp_path: Path):
+    """A 503 (Redis slow, its breaker open) or a dropped connection while polling must not freeze the bar at 0 %:
+    the studio asks again, after the server's Retry-After, and says so meanwhile (CI once froze at 0 for 90 s)."""
+    page = open_page("/studio")
+    failures = {"503": 0, "abort": 0}
+
+    def flaky(route) -> None:
+        if route.request.method != "GET":
+            route.continue_()
+        elif failures["503"] < 2:
+            failures["503"] += 1
+            route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
+                          body=json.dumps({"error": {"code": "unavailable", "message": "job backend unavailable"}}))
+        elif failures["abort"] < 1:
+            failures["abort"] += 1
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/v1/copy/jobs/[^/?]+$"), flaky)
+    page.set_input_files("#upload-file", str(_upload_file(tmp_path, 10, "FLAKY")))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#job-text")).to_contain_text("asking again")
+    expect(page.locator("#job-progress")).to_have_attribute("value", "100", timeout=60_000)
+    expect(page.locator("#job-state")).to_have_text("completed")
+    assert failures == {"503": 2, "abort": 1}
+
+
 def test_a_job_can_be_cancelled_and_resumed(open_page, upstream, tmp_path: Path):
     upstream.set_latency(0.25)
     page = open_page("/studio")

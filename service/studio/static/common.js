@@ -25,6 +25,7 @@
       "bulk.start_category": "Start category job", "bulk.job": "Job", "bulk.cancel": "Cancel", "bulk.resume": "Resume",
       "bulk.review": "Review results", "bulk.jobs": "Recent jobs", "bulk.progress": "{done}/{total} done · {failed} failed · {rate}/s · ETA {eta}",
       "bulk.open": "Open", "bulk.nofile": "Choose a file first.",
+      "bulk.retrying": "Status unavailable ({error}); asking again in {s}s",
       "queue.title": "Review queue", "queue.count": "{n} results", "queue.edit": "Edit", "queue.regenerate": "Regenerate",
       "exp.title": "Export approved copy", "exp.csv": "Shopify CSV", "exp.jsonl": "JSONL",
       "demo.query": "What are you looking for?", "demo.ask": "Ask", "demo.try": "Try:", "demo.chips": "Understood constraints",
@@ -64,6 +65,7 @@
       "bulk.start_category": "按类目开始", "bulk.job": "任务", "bulk.cancel": "取消", "bulk.resume": "继续",
       "bulk.review": "审核结果", "bulk.jobs": "最近的任务", "bulk.progress": "已完成 {done}/{total} · 失败 {failed} · {rate}/秒 · 预计 {eta}",
       "bulk.open": "打开", "bulk.nofile": "请先选择文件。",
+      "bulk.retrying": "暂时无法获取进度（{error}），{s} 秒后重试",
       "queue.title": "审核队列", "queue.count": "{n} 条结果", "queue.edit": "编辑", "queue.regenerate": "重新生成",
       "exp.title": "导出已通过的文案", "exp.csv": "Shopify CSV", "exp.jsonl": "JSONL",
       "demo.query": "想买点什么？", "demo.ask": "提问", "demo.try": "试试：", "demo.chips": "理解到的条件",
@@ -118,7 +120,16 @@
     if (!a) return;
     a.hidden = !message; a.textContent = message || "";
   }
-  class ApiError extends Error { constructor(status, body) { super((body && body.error && body.error.message) || ("HTTP " + status)); this.status = status; this.body = body; } }
+  class ApiError extends Error {
+    constructor(status, body, retryAfter) {
+      super((body && body.error && body.error.message) || ("HTTP " + status));
+      this.status = status; this.body = body;
+      const seconds = Number(retryAfter);
+      this.retryAfterS = retryAfter && Number.isFinite(seconds) ? seconds : null;  // Retry-After in seconds, when sent
+    }
+    // worth asking again: the network, a timeout, a rate limit or a dependency down (not a bad key or a gone job)
+    get transient() { return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500; }
+  }
   async function api(method, path, body, opts) {
     const headers = { Accept: "application/json" };
     const key = sessionStorage.getItem(store.key);
@@ -129,10 +140,10 @@
     let response;
     try { response = await fetch(path, { method, headers, body: payload, credentials: "omit", cache: "no-store" }); }
     catch (e) { throw new ApiError(0, { error: { message: t("err.network") } }); }
-    if (opts && opts.raw) { if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null)); return response; }
+    if (opts && opts.raw) { if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null), response.headers.get("Retry-After")); return response; }
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      const err = new ApiError(response.status, data);
+      const err = new ApiError(response.status, data, response.headers.get("Retry-After"));
       if (response.status === 401) alertBox(t("key.needed") + " " + err.message);
       throw err;
     }

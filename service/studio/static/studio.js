@@ -1,10 +1,10 @@
 /* Copy studio: find products, write and check copy, edit with live re-checks, approve/reject, bulk jobs, export. */
 "use strict";
 (function () {
-  const { t, el, clear, say, alertBox, api, debounce, download } = window.SG;
+  const { t, el, clear, say, alertBox, api, ApiError, debounce, download } = window.SG;
   const OPTIONS_KEY = "sg.studio.options";
   const JOB_KEY = "sg.studio.job";
-  const state = { product: null, jobId: null, baseVersion: 0, variants: [], selected: new Set(), poll: null, job: null };
+  const state = { product: null, jobId: null, baseVersion: 0, variants: [], selected: new Set(), poll: null, pollGeneration: 0, job: null };
   const $ = (id) => document.getElementById(id);
 
   /* -- options, remembered per browser -------------------------------------------------------- */
@@ -255,10 +255,26 @@
   function track(jobId) {
     sessionStorage.setItem(JOB_KEY, jobId);
     state.job = jobId; $("job").hidden = false; $("job-id").textContent = jobId;
-    clearInterval(state.poll);
+    // One poll at a time (the next is scheduled when this one answers), and a failed poll is asked again with
+    // backoff (or the server's Retry-After): a 503 while Redis is slow must not freeze the bar for good.
+    clearTimeout(state.poll);
+    const generation = ++state.pollGeneration;
+    let failures = 0;
+    const again = (ms) => { if (generation === state.pollGeneration) state.poll = setTimeout(tick, ms); };
     const tick = async () => {
+      if (generation !== state.pollGeneration) return;  // another job is tracked now
       let s;
-      try { s = await api("GET", "/v1/copy/jobs/" + jobId); } catch (e) { clearInterval(state.poll); fail(e); return; }
+      try { s = await api("GET", "/v1/copy/jobs/" + jobId); } catch (e) {
+        if (generation !== state.pollGeneration) return;
+        if (!(e instanceof ApiError) || !e.transient) { fail(e); return; }
+        failures += 1;
+        const waitS = e.retryAfterS !== null ? Math.min(30, Math.max(1, e.retryAfterS)) : Math.min(30, 2 ** Math.min(failures, 5));
+        $("job-text").textContent = t("bulk.retrying", { error: e.status || e.message, s: waitS });
+        again(waitS * 1000);
+        return;
+      }
+      if (generation !== state.pollGeneration) return;
+      failures = 0;
       const pct = s.total ? Math.floor((100 * s.done) / s.total) : 100;
       $("job-progress").value = pct;
       $("job-progress").setAttribute("aria-valuetext", pct + "%");
@@ -267,9 +283,10 @@
       $("job-text").textContent = `${pct}% · ` + t("bulk.progress", { done: s.done, total: s.total, failed: s.failed, rate: s.rate_per_s ?? "—", eta }) + (s.message ? " · " + s.message : "");
       $("job-cancel").disabled = !(s.state === "queued" || s.state === "running");
       $("job-resume").disabled = s.state !== "cancelled";
-      if (s.state === "completed" || s.state === "cancelled") { clearInterval(state.poll); loadJobs(); }
+      if (s.state === "completed" || s.state === "cancelled") { loadJobs(); return; }
+      again(1000);
     };
-    tick(); state.poll = setInterval(tick, 1000);
+    tick();
   }
   async function loadJobs() {
     let data;
