@@ -619,6 +619,12 @@ class Settings(BaseSettings):
         description="int8: dynamic int8 quantization of the model's linear layers (CPU, float32 only); auto: int8 "
         "when the model runs float32 on a CPU, none on a GPU.",
     )
+    local_fast_forward: bool = Field(
+        True,
+        description="A lone request is decoded by shopguide's own loop, which appends the tokens the grammar forces "
+        "(JSON keys, punctuation, the rest of an id) in the same forward pass instead of one pass each "
+        "(0: transformers' generate for every batch).",
+    )
 
     # -- marketing copy -------------------------------------------------------------------
     copy_compliance: Literal["default", "off"] = Field(

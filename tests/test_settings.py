@@ -110,6 +110,7 @@ BAD_VALUES = {
     "local_request_timeout_s": "-5",
     "local_prompt_style": "tiny",
     "local_quantize": "int4",
+    "local_fast_forward": "sometimes",
     "local_omp_wait_policy": "spin",
     "copy_concurrency": "0",
     "copy_job_chunk_size": "0",

@@ -43,6 +43,11 @@ class RowMatcher(Protocol):
 
     def accept(self, token: int) -> bool: ...
 
+    def forced(self) -> list[int]:
+        """Tokens the grammar allows alone from here (JSON keys, punctuation, the rest of an id): no need to ask the
+        model for them. Empty where the backend cannot tell."""
+        ...
+
 
 class GrammarBackend(Protocol):
     name: str
@@ -96,6 +101,11 @@ class _LLGuidanceRow:
             self.terminated = True
         return ok
 
+    def forced(self) -> list[int]:
+        if self.terminated or self._matcher.is_error():
+            return []
+        return [t for t in self._matcher.compute_ff_tokens() if t not in self._stop_ids]
+
 
 class LLGuidanceBackend:
     """JSON schema → llguidance grammar; compact JSON (no free whitespace, so no whitespace loops)."""
@@ -138,6 +148,9 @@ class _XGrammarRow:
 
     def accept(self, token: int) -> bool:
         return bool(self._matcher.accept_token(token))
+
+    def forced(self) -> list[int]:
+        return []  # xgrammar forces strings (find_jump_forward_string), not tokens: not used here
 
 
 class XGrammarBackend:
@@ -240,7 +253,10 @@ class RowLimits(StoppingCriteria):
         self.expired: set[int] = set()
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        generated = input_ids.shape[1] - self._prompt_width
+        return torch.tensor(self.check(input_ids.shape[1] - self._prompt_width), dtype=torch.bool, device=input_ids.device)
+
+    def check(self, generated: int) -> list[bool]:
+        """Each row's "stop now", after ``generated`` tokens of every row."""
         now = time.monotonic()
         done = []
         for row, (limit, deadline) in enumerate(zip(self._max_new, self._deadlines, strict=True)):
@@ -251,7 +267,7 @@ class RowLimits(StoppingCriteria):
                 if late and not over_budget:
                     self.expired.add(row)
             done.append(row in self.stopped)
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        return done
 
 
 def quote_token_bitmask(tokenizer: Any, vocab_size: int) -> tuple[torch.Tensor, frozenset[int]]:
@@ -305,26 +321,46 @@ class GrammarLogitsProcessor(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         started = time.perf_counter()
-        scores = self._mask(input_ids, scores)
+        if self._started and any(matcher is not None for matcher in self._matchers):
+            for row in range(len(self._matchers)):
+                self.follow(row, int(input_ids[row, -1]))
+        self._started = True
+        self.seconds += time.perf_counter() - started
+        return self.mask(scores)
+
+    def follow(self, row: int, token: int) -> None:
+        """Feed ``row``'s grammar the token appended to it (sampled or forced)."""
+        matcher = self._matchers[row]
+        stopped = self._limits.stopped if self._limits is not None else set()
+        # Rows a stopping criterion ended are fed padding from now on; that is not the model's output.
+        if matcher is None or matcher.terminated or row in stopped or row in self.rejected:
+            return
+        if not matcher.accept(token):
+            self.rejected[row] = token
+        if self._cap is not None:
+            self._since_quote[row] = 0 if token in self._cap.quote_ids else self._since_quote[row] + 1
+
+    def forced(self, row: int) -> list[int]:
+        """What ``row``'s grammar forces next (the string cap cannot change it: a forced token is the only one allowed)."""
+        matcher = self._matchers[row]
+        if matcher is None or matcher.terminated or row in self.rejected:
+            return []
+        started = time.perf_counter()
+        tokens = matcher.forced()
+        self.seconds += time.perf_counter() - started
+        return tokens
+
+    def mask(self, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """Set each row's disallowed logits to -inf (one decoding step)."""
+        started = time.perf_counter()
         self.steps += 1
+        if any(matcher is not None for matcher in self._matchers):
+            self._fill_and_apply(scores)
         self.seconds += time.perf_counter() - started
         return scores
 
-    def _mask(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if all(matcher is None for matcher in self._matchers):
-            return scores
+    def _fill_and_apply(self, scores: torch.FloatTensor) -> None:
         stopped = self._limits.stopped if self._limits is not None else set()
-        if self._started:
-            for row, matcher in enumerate(self._matchers):
-                # Rows a stopping criterion ended are fed padding from now on; that is not the model's output.
-                if matcher is None or matcher.terminated or row in stopped or row in self.rejected:
-                    continue
-                token = int(input_ids[row, -1])
-                if not matcher.accept(token):
-                    self.rejected[row] = token
-                if self._cap is not None:
-                    self._since_quote[row] = 0 if token in self._cap.quote_ids else self._since_quote[row] + 1
-        self._started = True
         self._bitmask.fill_(-1)  # finished or unconstrained rows: everything allowed (never an all -inf row)
         for row, matcher in enumerate(self._matchers):
             if matcher is None or matcher.terminated or row in stopped or row in self.rejected:
@@ -336,4 +372,3 @@ class GrammarLogitsProcessor(LogitsProcessor):
                     self._bitmask[row] = closing
                     self.capped.add(row)
         apply_bitmask(scores, self._bitmask)
-        return scores
