@@ -167,7 +167,10 @@ STEPS: list[dict[str, Any]] = [
     {"name": "defaults, with a summary (quantize auto, threads unset)", "client": {"reason": 60, "summary": 60},
      "env": {"SHOPGUIDE_LOCAL_THREADS": None}},  # None: the variable is not set at all
     # what the pipeline sends a local model now: no summary (the answer's is built from the facts)
-    {"name": "defaults (no summary asked)", "client": {"reason": 60, "summary": None},
+    {"name": "no summary asked, one forward pass a token (fast-forward off)", "client": {"reason": 60, "summary": None},
+     "env": {"SHOPGUIDE_LOCAL_THREADS": None, "SHOPGUIDE_LOCAL_FAST_FORWARD": "0"}},
+    # a lone request decoded by shopguide's loop: the grammar's forced tokens in the same forward pass
+    {"name": "defaults (no summary, forced tokens fast-forwarded)", "client": {"reason": 60, "summary": None},
      "env": {"SHOPGUIDE_LOCAL_THREADS": None}},
 ]
 
@@ -232,9 +235,22 @@ def ask(url: str, built: BuiltCase, schema: dict[str, Any], max_tokens: int, pid
     answer = response.json()
     text = answer["choices"][0]["message"]["content"]
     why = problem(text, dataclasses_replace(built, schema))
-    return {"latency_s": latency, "cpu_s": round(cpu, 2), "load1": round(os.getloadavg()[0], 1),
-            "tokens_in": answer["usage"]["prompt_tokens"],
-            "tokens_out": answer["usage"]["completion_tokens"], "valid": why is None, "problem": why}
+    sample = {"latency_s": latency, "cpu_s": round(cpu, 2), "load1": round(os.getloadavg()[0], 1),
+              "tokens_in": answer["usage"]["prompt_tokens"],
+              "tokens_out": answer["usage"]["completion_tokens"], "valid": why is None, "problem": why}
+    if why is None:
+        sample.update(answer_quality(text, built))
+    return sample
+
+
+def answer_quality(text: str, built: BuiltCase) -> dict[str, int]:
+    """What the pipeline can use of a valid answer: reasons fit to show (the pipeline's own prose check; the
+    others are replaced by fact reasons) and distinct picks (a repeated id is dropped and filled from retrieval)."""
+    from service.output.prose import usable
+
+    items = json.loads(text)["items"]
+    return {"picks": len(items), "distinct_ids": len({item["id"] for item in items}),
+            "usable_reasons": sum(usable(item["reason"], built.case.language, built.candidate_ids) for item in items)}
 
 
 def dataclasses_replace(built: BuiltCase, schema: dict[str, Any]) -> BuiltCase:
@@ -284,17 +300,21 @@ def run_steps(args: argparse.Namespace) -> dict[str, Any]:
             "prompt_tokens_mean": round(sum(r["tokens_in"] for r in good) / max(1, len(good))),
             "tokens_per_s": round(out / seconds, 1) if seconds else None,
             "ms_per_token": round(1000 * seconds / out, 1) if out else None,
+            "picks": sum(r.get("picks", 0) for r in good),
+            "distinct_ids": sum(r.get("distinct_ids", 0) for r in good),
+            "usable_reasons": sum(r.get("usable_reasons", 0) for r in good),
         })
     return {"steps": rows}
 
 
 def steps_markdown(report: dict[str, Any]) -> str:
     lines = ["| step | valid | p50 latency s | max s | p50 CPU s | CPU ms/token | out tokens | prompt tokens | tokens/s "
-             "| ms/token (prefill incl.) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| ms/token (prefill incl.) | distinct picks | usable reasons |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["steps"]:
         lines.append(f"| {r['step']} | {r['valid']}/{r['requests']} | {r['p50_latency_s']} | {r['max_latency_s']} | "
                      f"{r['p50_cpu_s']} | {r['cpu_ms_per_token']} | "
-                     f"{r['out_tokens_mean']} | {r['prompt_tokens_mean']} | {r['tokens_per_s']} | {r['ms_per_token']} |")
+                     f"{r['out_tokens_mean']} | {r['prompt_tokens_mean']} | {r['tokens_per_s']} | {r['ms_per_token']} | "
+                     f"{r.get('distinct_ids', 0)}/{r.get('picks', 0)} | {r.get('usable_reasons', 0)}/{r.get('picks', 0)} |")
     return "\n".join(lines)
 
 

@@ -16,10 +16,8 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
-
-from service.evaluation.next_item import evaluate_scorer, load_beauty, sample
 from service.evaluation.datasets import resolve_datasets_dir
+from service.evaluation.next_item import evaluate_scorer, load_beauty, sample
 from service.personalize.blend import Blend, BlendParams
 from service.personalize.content import ContentParams, ContentSimilarity
 from service.personalize.cooccur import CooccurParams, ItemToItem

@@ -10,16 +10,23 @@ from dataclasses import dataclass
 from flask import Flask, Response, g, request
 from flask_compress import Compress
 
-from service.api.guard import install_guard
 from service.api.chat import ENDPOINTS as CHAT_ENDPOINTS
 from service.api.chat import chat_blueprint
 from service.api.copy import ENDPOINTS as COPY_ENDPOINTS
 from service.api.copy import copy_blueprint
 from service.api.events import ENDPOINTS as EVENTS_ENDPOINTS
 from service.api.events import events_blueprint
+from service.api.guard import install_guard
 from service.api.health import ENDPOINTS as HEALTH_ENDPOINTS
 from service.api.health import health_blueprint
-from service.api.http import REQUEST_ID_HEADER, AnyTextConverter, buffer_streamed_body, register_error_handlers, request_id, request_trace
+from service.api.http import (
+    REQUEST_ID_HEADER,
+    AnyTextConverter,
+    buffer_streamed_body,
+    register_error_handlers,
+    request_id,
+    request_trace,
+)
 from service.api.openapi import build_openapi
 from service.api.ops import ENDPOINTS as OPS_ENDPOINTS
 from service.api.ops import ops_blueprint
@@ -32,14 +39,18 @@ from service.cache.redis_circuit import guarded_client, redis_breaker
 from service.cache.singleflight import SingleFlight
 from service.cache.store import AnswerCache, MemoryCache, RedisCache, redis_client
 from service.catalog.load import Catalog, load_catalog
-from service.events.factory import build_event_store
-from service.events.ingest import EventIngest
-from service.events.keys import UserKeys
-from service.events.follow import BLOCK_MS, StreamFollower
-from service.events.redis_store import RedisEventStore
-from service.events.store import EventStore
 from service.chat.pipeline import ChatPipeline
 from service.chat.session import MemorySessions, RedisSessions, SessionStore
+from service.db.engine import build_engine
+from service.db.migrate import upgrade as migrate_database
+from service.db.reviews import ReviewStore
+from service.errors import ShopguideError
+from service.events.factory import build_event_store
+from service.events.follow import BLOCK_MS, StreamFollower
+from service.events.ingest import EventIngest
+from service.events.keys import UserKeys
+from service.events.redis_store import RedisEventStore
+from service.events.store import EventStore
 from service.jobs.factory import build_copy_jobs
 from service.jobs.rq_backend import queue_name
 from service.jobs.service import CopyJobs
@@ -47,7 +58,6 @@ from service.ops.access_log import AccessLog
 from service.ops.config_view import mask_url
 from service.ops.cost import PriceTable
 from service.ops.logs import configure_logging, route_transformers_logs
-from service.errors import ShopguideError
 from service.ops.metrics import JobQueueCollector, Metrics
 from service.ops.privacy import Redactor
 from service.personalize.contract import Recommender
@@ -62,13 +72,10 @@ from service.provider.chain import ProviderChain
 from service.provider.registry import build_chain
 from service.respond.common import Readiness
 from service.retrieve.base import Retriever
-from service.retrieve.lexical import LexicalIndex
 from service.retrieve.factory import build_retriever
+from service.retrieve.lexical import LexicalIndex
 from service.retrieve.understand import QueryUnderstanding
 from service.settings import Settings, load_settings
-from service.db.engine import build_engine
-from service.db.migrate import upgrade as migrate_database
-from service.db.reviews import ReviewStore
 from service.studio.api import ENDPOINTS as STUDIO_ENDPOINTS
 from service.studio.api import studio_api_blueprint
 from service.studio.opsview import RateWindow, ops_state_builder

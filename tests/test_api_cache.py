@@ -10,9 +10,9 @@ import pytest
 
 from service.catalog.load import Catalog
 from service.settings import REPO_ROOT
-from tests.support.redis_db import DOWN_REDIS_URL, REDIS_URL
 from tests.support.openai_upstream import reply_fn
 from tests.support.picks import pick_first_k
+from tests.support.redis_db import DOWN_REDIS_URL, REDIS_URL
 
 BODY = {"query": "down jacket", "k": 3}
 

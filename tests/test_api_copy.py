@@ -14,7 +14,6 @@ from tests.support.copy_products import JACKET_ZH, POWER_BANK
 from tests.support.copywriter import write_copy
 from tests.support.openai_upstream import reply_fn
 
-
 CATALOG = Catalog.of([POWER_BANK, JACKET_ZH])
 
 

@@ -137,8 +137,8 @@ def test_raw_ids_are_never_stored(make_app, redis_prefix):
 
 
 def test_scopes(make_app):
-    from tests.support.api_keys import ENTRIES, KEYS
     from service.ops.auth import hash_key
+    from tests.support.api_keys import ENTRIES, KEYS
 
     entries = ENTRIES + f",ingest:{hash_key('sg_ingest_key_0123456789')}:events:write"
     entries += f",admin:{hash_key('sg_admin_key_0123456789')}:users:admin"

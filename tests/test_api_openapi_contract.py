@@ -9,8 +9,8 @@ from service.respond.copy import CopyResponse
 from service.respond.recommend import RecommendResponse
 from service.validate.copy import CopyJobRequest, CopyRequest
 from service.validate.recommend import RecommendRequest
-from tests.support.scripted_provider import ScriptedProvider
 from tests.support import small_shop
+from tests.support.scripted_provider import ScriptedProvider
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pytest
 
 from service.retrieve.filters import passes
 from service.validate.recommend import Filters
-from tests.support.openai_upstream import delay, drop, hang, malformed, refused_base_url, reply, reply_fn, status
 from tests.support import small_shop
+from tests.support.openai_upstream import delay, drop, hang, malformed, refused_base_url, reply, reply_fn, status
 from tests.support.picks import pick_first_k, prompt_candidates
 from tests.support.scripted_provider import ScriptedProvider
 

@@ -15,9 +15,9 @@ from service.bulk.journal import Journal, render_csv
 from service.bulk.records import finished
 from service.catalog.columns import html_to_text, parse_column_map
 from service.catalog.load import load_catalog, write_catalog
-from service.respond.copy import CopyRecord, CopyVariantOut
 from service.copywriting.schema import CopyChecks
 from service.errors import CatalogError
+from service.respond.copy import CopyRecord, CopyVariantOut
 from service.settings import REPO_ROOT
 from tests.support.shopify import SHOPIFY_ROWS, shopify_row, write_shopify
 

@@ -12,7 +12,6 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import redis
 
 from service.app import build_dependencies, create_app

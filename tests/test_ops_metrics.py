@@ -11,11 +11,11 @@ from service.provider.chain import ProviderChain
 from service.provider.openai_compat import OpenAIProvider
 from service.provider.retry import RetryPolicy
 from tests.support import small_shop
-from tests.support.scripted_provider import ScriptedProvider
 from tests.support.openai_upstream import OpenAIUpstream, reply_fn, status
 from tests.support.picks import pick_first_k
 from tests.support.prometheus import sample
 from tests.support.redis_db import DOWN_REDIS_URL
+from tests.support.scripted_provider import ScriptedProvider
 
 BODY = {"query": "gaming laptop"}
 

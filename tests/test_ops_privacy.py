@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import hashlib
+import hmac
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from service.ops.privacy import CARD, EMAIL, PHONE, Redactor, luhn_valid
 from tests.support import small_shop

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from service.catalog.product import Product
@@ -5,7 +7,12 @@ from service.errors import InvalidOutput
 from service.output.explain import fact_reason, fact_summary, format_price
 from service.output.parse import parse_output
 from service.output.reconcile import reconcile
-from service.output.schema import RecommendOutput, recommend_grammar_schema, recommend_schema
+from service.output.schema import (
+    RecommendOutput,
+    recommend_grammar_schema,
+    recommend_schema,
+    without_unique_items,
+)
 from service.retrieve.base import Candidate
 from service.validate.recommend import Filters
 
@@ -55,6 +62,8 @@ def test_grammar_schema_restricts_ids_and_counts():
     assert schema["properties"]["items"]["minItems"] == schema["properties"]["items"]["maxItems"] == 3
     assert schema["$defs"]["Pick"]["properties"]["reason"]["maxLength"] > 0
     assert "enum" not in recommend_schema()["$defs"]["Pick"]["properties"]["id"]  # the static one stays untouched
+    assert schema["properties"]["items"]["uniqueItems"] is True and "uniqueItems" not in json.dumps(recommend_schema())
+    assert "uniqueItems" not in json.dumps(without_unique_items(schema))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from service.personalize.contract import EventType, Recommender
 from service.personalize.factory import build_blend
 from service.personalize.refresh import Refreshing
 from service.settings import load_settings
-from tests.support.shoppers import lexical, DAY_MS, campers_and_phones, catalog, history, seq
+from tests.support.shoppers import DAY_MS, campers_and_phones, catalog, history, lexical, seq
 
 
 @pytest.fixture(scope="module")

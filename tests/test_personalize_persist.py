@@ -15,7 +15,7 @@ from service.personalize.factory import build_blend, build_recommender
 from service.personalize.logfile import LogFile, parse_timestamp, user_key
 from service.personalize.refresh import Refreshing
 from service.settings import load_settings
-from tests.support.shoppers import lexical, campers_and_phones, catalog, history, seq, write_catalog, write_log
+from tests.support.shoppers import campers_and_phones, catalog, history, lexical, seq, write_catalog, write_log
 
 
 def model_dirs(index_dir: Path, kind: str) -> list[Path]:

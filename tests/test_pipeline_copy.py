@@ -9,10 +9,11 @@ import uuid
 
 import pytest
 
+from service.bulk.factory import copy_extra_terms
+from service.bulk.records import csv_lines, write_record
 from service.cache.singleflight import SingleFlight
 from service.cache.store import MemoryCache, RedisCache, redis_client
 from service.catalog.load import Catalog, load_catalog
-from service.bulk.factory import copy_extra_terms
 from service.errors import NotFound, ServiceUnavailable
 from service.ops.metrics import Metrics
 from service.pipeline.copy import CopyPipeline
@@ -20,7 +21,6 @@ from service.prompt.render import PromptRenderer
 from service.provider.registry import build_chain
 from service.settings import load_settings
 from service.validate.copy import CopyOptions, CopyRequest
-from service.bulk.records import csv_lines, write_record
 from tests.support.copy_products import JACKET_ZH, POWER_BANK
 from tests.support.copywriter import write_copy
 from tests.support.openai_upstream import malformed, reply, reply_fn, status

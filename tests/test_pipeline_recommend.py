@@ -12,12 +12,12 @@ from service.app import build_dependencies
 from service.errors import ServiceUnavailable
 from service.ops.metrics import Metrics
 from service.ops.trace import RequestTrace
+from service.output.explain import fact_summary
 from service.provider.base import ChatRequest, Completion
 from service.provider.chain import ProviderChain
 from service.provider.openai_compat import OpenAIProvider
 from service.provider.retry import RetryPolicy
 from service.validate.recommend import RecommendRequest
-from service.output.explain import fact_summary
 from tests.support.openai_upstream import reply, reply_fn, status
 from tests.support.picks import pick_first_k
 

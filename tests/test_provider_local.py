@@ -21,7 +21,6 @@ from service.errors import InvalidOutput, ProviderError, ProviderUnavailable
 from service.output.schema import RecommendOutput
 from service.provider.base import ChatRequest, Provider
 from service.provider.local import Generation, LocalProvider
-from service.provider.local.provider import Row
 from service.provider.local.constrain import (
     GrammarLogitsProcessor,
     StringTokenCap,
@@ -37,6 +36,7 @@ from service.provider.local.model_files import (
     model_name_from,
     resolve_model_files,
 )
+from service.provider.local.provider import Row
 from service.settings import load_settings
 from tests.support.recommend_cases import build_cases
 
@@ -602,6 +602,7 @@ def assert_valid_answer(text: str, built) -> RecommendOutput:
     ids = [item.id for item in output.items]
     assert len(ids) == built.case.k
     assert set(ids) <= set(built.candidate_ids), (built.case.query, ids)
+    assert len(set(ids)) == len(ids), (built.case.query, ids)  # distinct picks (constrain.DistinctIds)
     assert all(item.reason.strip() for item in output.items), text
     assert all(len(item.reason) <= REASON_CHARS for item in output.items)
     return output

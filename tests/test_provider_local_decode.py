@@ -15,8 +15,14 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from service.errors import InvalidOutput
+from service.output.schema import recommend_grammar_schema, without_unique_items
 from service.provider.base import ChatRequest
-from service.provider.local.constrain import GrammarLogitsProcessor
+from service.provider.local.constrain import (
+    DistinctIds,
+    GrammarLogitsProcessor,
+    allowed_tokens,
+    distinct_id_choices,
+)
 from service.provider.local.generate import BatchGenerator, Generation, RowHooks
 from service.provider.local.loader import LoadedModel
 
@@ -203,3 +209,66 @@ def test_the_processor_follows_each_forced_token_once(loaded):
     processor.follow(0, 9)  # the free place
     processor.follow(0, 8)  # 7 was due
     assert processor.rejected == {0: 8} and processor.forced(0) == []
+
+
+# -- distinct picks ------------------------------------------------------------------------------------------
+
+class Pieces:
+    """Token i is the i-th piece; the answer's text is the pieces accepted."""
+
+    pieces = ['{"items":[{"id":"', "SG-", "OUT-", "000", "1", "2", "3", '"', '","reason":"', "ok", '"},{"id":"',
+              "0001", "0002", '3"']
+
+    def __call__(self, token: int) -> str:
+        return self.pieces[token]
+
+
+class Allow:
+    """A grammar stand-in: the tokens it allows next are set by the test."""
+
+    terminated = False
+
+    def __init__(self) -> None:
+        self.allowed: list[int] = []
+
+    def fill(self, bitmask: torch.Tensor, row: int) -> None:
+        bitmask[row].zero_()
+        for token in self.allowed:
+            bitmask[row, token // 32] |= 1 << (token % 32)
+
+    def accept(self, token: int) -> bool:
+        return True
+
+    def forced(self) -> list[int]:
+        return []
+
+
+def allowed_after(matcher, inner: Allow, allowed: list[int]) -> list[int]:
+    inner.allowed = allowed
+    bitmask = torch.zeros((1, 1), dtype=torch.int32)
+    matcher.fill(bitmask, 0)
+    return allowed_tokens(bitmask[0])
+
+
+def test_a_repeated_pick_is_masked_where_another_id_is_allowed():
+    inner = Allow()
+    matcher = DistinctIds(inner, ["SG-OUT-0001", "SG-OUT-0002", "SG-OUT-0003"], Pieces())
+    for token in (0, 1, 2, 3, 4, 8, 9):  # {"items":[{"id":"SG-OUT-0001","reason":"ok
+        matcher.accept(token)
+    assert allowed_after(matcher, inner, [7, 10]) == [7, 10]  # not inside an id: untouched
+    matcher.accept(10)  # "},{"id":"
+    matcher.accept(1)
+    matcher.accept(2)  # SG-OUT-
+    # "0001" would repeat the first pick; "0002" and '000' (then 1, 2 or 3) may not; '3"' closes a new one
+    assert allowed_after(matcher, inner, [3, 11, 12, 13]) == [3, 12, 13]
+    matcher.accept(3)  # SG-OUT-000
+    assert allowed_after(matcher, inner, [4, 5, 6]) == [5, 6] and matcher.banned == 2
+    # only the repeat is allowed (the grammar left nothing else): it stays, an answer must end
+    assert allowed_after(matcher, inner, [4]) == [4]
+
+
+def test_distinct_ids_are_read_from_unique_arrays_of_picks_only():
+    schema = recommend_grammar_schema(["A-1", "A-2", "B-3"], 2)
+    assert distinct_id_choices(schema) == ["A-1", "A-2", "B-3"]
+    assert distinct_id_choices(without_unique_items(schema)) is None  # a client that did not ask
+    assert distinct_id_choices({"type": "array", "uniqueItems": True, "items": {"type": "string"}}) is None

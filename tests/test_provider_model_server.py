@@ -18,6 +18,7 @@ from service.ops.metrics import Metrics
 from service.provider.base import ChatRequest
 from service.provider.chain import ProviderChain
 from service.provider.model_server import ModelServerProvider, supervisor_state_file
+from service.provider.openai_compat import OpenAIProvider
 from service.provider.registry import build_chain, provider_registry
 from service.settings import load_settings
 from tests.support.openai_upstream import OpenAIUpstream, reply, status
@@ -49,6 +50,21 @@ def test_a_compact_provider_gets_the_compact_form_and_its_grammar_schema(upstrea
     assert 0 < float(sent.headers["x-request-timeout"]) <= 10.0
     assert completion.prompt_style == "compact" and completion.provider == "local"
     assert json.loads(completion.text) == {"id": "p1"}
+
+
+UNIQUE = {"type": "object", "properties": {"items": {"type": "array", "uniqueItems": True, "items": GRAMMAR_SCHEMA}}}
+
+
+def test_uniqueItems_reaches_the_model_server_but_not_other_compact_providers(upstream: OpenAIUpstream) -> None:
+    """shopguide's model server keeps picks distinct; OpenAI's strict mode and vLLM's guidance refuse the keyword."""
+    compact = ChatRequest(COMPACT, "pick", STATIC_SCHEMA, time.monotonic() + 10, temperature=0.0, grammar_schema=UNIQUE)
+    ModelServerProvider(url=server_url(upstream), model="m", timeout_s=30).complete(compact)
+    assert upstream.chat_requests[-1].response_format["json_schema"]["schema"] == UNIQUE
+    other = OpenAIProvider(model="m", base_url=upstream.base_url, api_key="sk-test", prompt_style="compact")
+    upstream.script(reply({"id": "p1"}))
+    other.complete(compact)
+    sent = upstream.chat_requests[-1].response_format["json_schema"]["schema"]
+    assert "uniqueItems" not in json.dumps(sent) and sent["properties"]["items"]["items"] == GRAMMAR_SCHEMA
 
 
 def test_a_full_provider_gets_the_full_request_and_the_static_schema(upstream: OpenAIUpstream) -> None:

@@ -179,8 +179,8 @@ def test_unusable_urls_are_refused_at_configuration_time(url: str, problem: str)
 
 def test_gunicorn_workers_boot_on_a_unix_socket_redis(unix_redis: str, upstream, tmp_path: Path) -> None:
     """The reported failure end to end: with keys (so the limiter is built) every worker boots and serves."""
-    from tests.test_ops_gunicorn import call, free_port, server_env, stop, up
     from tests.support.waiting import wait_for
+    from tests.test_ops_gunicorn import call, free_port, server_env, stop, up
 
     port = free_port()
     env = server_env(

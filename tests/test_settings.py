@@ -114,7 +114,6 @@ BAD_VALUES = {
     "local_omp_wait_policy": "spin",
     "copy_concurrency": "0",
     "copy_job_chunk_size": "0",
-    "data_dir": A_FILE,
     "database_url": "mysql://shop@db/shop",
     "db_migrate": "maybe",
     "copy_jobs_per_key": "0",

@@ -18,8 +18,8 @@ import pytest
 
 from tests.support.openai_upstream import OpenAIUpstream
 from tests.support.prometheus import sample
-from tests.test_ops_gunicorn import REPO, call, free_port, server_env, stop, up
 from tests.support.waiting import wait_for
+from tests.test_ops_gunicorn import REPO, call, free_port, server_env, stop, up
 
 READ_TIMEOUT_S = 2.0
 THREADS = 4

@@ -13,7 +13,6 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from typing import Any, Literal
 
 from cachetools import LRUCache
@@ -36,6 +35,7 @@ from service.output.prose import usable
 from service.output.reconcile import candidate_item, reconcile
 from service.output.sanitize import ProseSanitizer, own_data
 from service.output.schema import RECOMMEND_SCHEMA_NAME, RecommendOutput, recommend_schema
+from service.personalize.step import Personalizer
 from service.pipeline.ask import Asker, Usage
 from service.pipeline.flow import Flow, Outcome
 from service.prompt.facts import active_filters, prompt_facts
@@ -50,7 +50,6 @@ from service.retrieve.understand import QueryUnderstanding
 from service.settings import Settings
 from service.stream.output import OutputStream
 from service.validate.chat import ChatTurnRequest
-from service.personalize.step import Personalizer
 from service.validate.recommend import Filters, RecommendRequest
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-
 from pathlib import Path
 
 from service.ops.config_view import config_markdown, effective_config, env_example, env_lines, write_generated_docs

@@ -27,8 +27,8 @@ from tqdm import tqdm
 from service.bulk.factory import bulk_pipeline
 from service.bulk.journal import Journal, JournalError, render_csv
 from service.bulk.limiter import AdaptiveLimiter
-from service.bulk.records import Finished, finished, write_record
 from service.bulk.procs import ProcessRunner
+from service.bulk.records import Finished, finished, write_record
 from service.bulk.runner import run_bounded
 from service.bulk.throttle import BULK_DEADLINE_S, throttled_chain
 from service.catalog.columns import parse_column_map

@@ -13,8 +13,8 @@ import redis
 
 from service.catalog.load import load_catalog
 from service.errors import ConfigError
-from service.personalize.factory import build_blend
 from service.personalize.contract import ShopperSequence
+from service.personalize.factory import build_blend
 from service.personalize.logfile import LogFile
 from service.settings import Settings, load_settings
 

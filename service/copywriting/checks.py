@@ -7,8 +7,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from service.catalog.product import Product
 from service.copywriting.channels import ChannelLimits, check_length
 from service.copywriting.compliance import ComplianceBook, ComplianceRules, find_banned, has_certification
-from service.copywriting.language import language_problems, product_words
 from service.copywriting.grounding import ProductFacts, product_facts, unsupported_claims
+from service.copywriting.language import language_problems, product_words
 from service.copywriting.schema import CopyChecks, CopyVariant
 from service.copywriting.similar import duplicates
 from service.text.phrases import PhraseIndex

@@ -27,7 +27,6 @@ from service.retrieve.base import Candidate, Retriever
 from service.settings import Settings
 from service.validate.recommend import Filters, RecommendRequest, User
 
-
 PIPELINE = "pipeline"
 _K = 10  # the pipeline's answer fills the top 10 that nDCG@10 reads
 

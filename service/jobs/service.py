@@ -9,13 +9,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis
 
 from service.catalog.load import Catalog
-from dataclasses import dataclass
-
 from service.catalog.product import Product
 from service.errors import ClientError, NotFound, ServiceUnavailable
 from service.jobs.store import Backend, JobSpec, JobStore

@@ -35,6 +35,7 @@ from starlette.routing import Route
 from service.errors import ProviderError, ProviderUnavailable, UpstreamTimeout
 from service.local_server.engine import Engine
 from service.local_server.protocol import (
+    TIMEOUT_HEADER,
     AnswerMessage,
     ChatCompletion,
     ChatCompletionChunk,
@@ -44,7 +45,6 @@ from service.local_server.protocol import (
     Delta,
     ModelCard,
     ModelList,
-    TIMEOUT_HEADER,
     Usage,
     error_body,
 )

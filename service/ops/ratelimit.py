@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import STRATEGIES
+from limits.strategies import RateLimiter as Strategy
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from limits.strategies import STRATEGIES, RateLimiter as Strategy
 
 from service.settings import SCOPES, Settings
 

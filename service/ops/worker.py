@@ -36,7 +36,7 @@ from typing import Any
 
 from gunicorn import http, util
 from gunicorn.http2 import negotiation
-from gunicorn.workers.gthread import ThreadWorker, TConn
+from gunicorn.workers.gthread import TConn, ThreadWorker
 from prometheus_client import Counter
 
 from service.ops.metrics import multiprocess_dir

@@ -79,10 +79,20 @@ def recommend_grammar_schema(
     pick["properties"]["id"] = {"type": "string", "enum": list(dict.fromkeys(candidate_ids))}
     pick["properties"]["reason"].update({"minLength": 1, "maxLength": reason_max_chars})
     count = max(1, min(k, len(set(candidate_ids))))
-    schema["properties"]["items"].update({"minItems": count, "maxItems": count})
+    # uniqueItems: a local model's decoder also keeps the ids distinct (constrain.DistinctIds)
+    schema["properties"]["items"].update({"minItems": count, "maxItems": count, "uniqueItems": True})
     if summary_max_chars is None:
         del schema["properties"]["summary"]
         schema["required"] = [name for name in schema["required"] if name != "summary"]
     else:
         schema["properties"]["summary"].update({"maxLength": summary_max_chars})
     return schema
+
+
+def without_unique_items(node: Any) -> Any:
+    """A copy of a JSON schema without ``uniqueItems`` (for backends that do not implement it)."""
+    if isinstance(node, list):
+        return [without_unique_items(item) for item in node]
+    if isinstance(node, dict):
+        return {key: without_unique_items(value) for key, value in node.items() if key != "uniqueItems"}
+    return node

@@ -25,7 +25,6 @@ from service.catalog.load import Catalog
 from service.catalog.product import Product
 from service.copywriting.channels import ChannelLimits
 from service.copywriting.checks import check_variant
-from service.output.sanitize import ProseSanitizer, own_data
 from service.copywriting.compliance import ComplianceBook, ComplianceRules, primary_language
 from service.copywriting.fallback import fallback_variant
 from service.copywriting.grounding import ProductFacts, product_facts
@@ -35,6 +34,7 @@ from service.errors import NotFound, ProviderError, ServiceUnavailable
 from service.ops.metrics import Metrics
 from service.ops.trace import RequestTrace
 from service.output.parse import parse_output
+from service.output.sanitize import ProseSanitizer, own_data
 from service.pipeline.ask import Asker, Usage
 from service.pipeline.flow import Answer, Flow, Outcome
 from service.prompt.copy import ENDPOINT, PREVIOUS_REPLY_CHARS, CopyPrompts

@@ -26,18 +26,18 @@ from service.cache.singleflight import SingleFlight
 from service.cache.store import AnswerCache
 from service.catalog.load import Catalog
 from service.errors import ServiceUnavailable
+from service.events.store import EventStoreUnavailable, ImpressionRecord
 from service.ops.metrics import Metrics
 from service.ops.privacy import Redactor
-from service.events.store import EventStoreUnavailable, ImpressionRecord
 from service.ops.trace import RequestTrace
 from service.output.explain import fact_summary
 from service.output.prose import usable
-from service.output.sanitize import ProseSanitizer, own_data
 from service.output.reconcile import candidate_item, reconcile
+from service.output.sanitize import ProseSanitizer, own_data
 from service.output.schema import RecommendOutput
-from service.pipeline.ask import Asker, Usage
 from service.personalize.contract import Signals
 from service.personalize.step import NO_HISTORY, NOBODY, Personalizer, Shopper, annotate
+from service.pipeline.ask import Asker, Usage
 from service.pipeline.flow import Answer, Flow, Outcome
 from service.prompt.language import answer_language
 from service.prompt.recommend import ENDPOINT, RecommendPrompts, Shortlist

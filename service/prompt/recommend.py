@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from service.catalog.load import Catalog
 from service.ops.privacy import Redactor
-from service.personalize.contract import Signals
 from service.output.schema import RECOMMEND_SCHEMA_NAME, recommend_grammar_schema, recommend_schema
+from service.personalize.contract import Signals
 from service.prompt.facts import active_filters, compact_facts, prompt_facts
 from service.prompt.language import language_name
 from service.prompt.render import PromptRenderer

@@ -22,8 +22,8 @@ from typing import Any
 from service.errors import ExpectedTooSlow, ProviderError, ProviderUnavailable, UpstreamTimeout
 from service.provider.base import ChatRequest, Completion, Provider, prompt_style
 from service.provider.breaker import CircuitBreaker
-from service.provider.quality import AnswerQuality
 from service.provider.latency import LatencyEstimate
+from service.provider.quality import AnswerQuality
 
 MIN_SHARE_S = 1.0  # an earlier provider is never left less than this by the reserves of later ones
 

@@ -41,6 +41,8 @@ def supervisor_state_file(url: str) -> Path | None:
 class ModelServerProvider(OpenAIProvider):
     """The local model server, reached through the OpenAI-compatible provider."""
 
+    sends_unique_items = True  # its decoder keeps picks distinct
+
     def __init__(
         self,
         *,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import httpx2  # the openai SDK's HTTP client package
 import openai
 import orjson
+from openai.types.chat import ChatCompletionChunk
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState
 
@@ -27,9 +28,14 @@ from service.errors import (
     RetryableProviderError,
     UpstreamTimeout,
 )
-from openai.types.chat import ChatCompletionChunk
-
-from service.provider.base import ChatRequest, Completion, PromptStyle, StreamCancelled, StreamSink
+from service.output.schema import without_unique_items
+from service.provider.base import (
+    ChatRequest,
+    Completion,
+    PromptStyle,
+    StreamCancelled,
+    StreamSink,
+)
 from service.provider.retry import RetryPolicy, parse_retry_after
 
 ResponseFormat = Literal["json_schema", "json_object", "text"]
@@ -94,6 +100,10 @@ def _first_error(exc: ValidationError) -> str:
 class OpenAIProvider:
     """Structured output from an OpenAI-compatible server, retried within the request's deadline."""
 
+    # The tightened grammar schema's uniqueItems (distinct picks) is shopguide's model server's to enforce;
+    # OpenAI's strict mode and vLLM's guidance backend refuse the keyword.
+    sends_unique_items = False
+
     def __init__(
         self,
         *,
@@ -150,7 +160,7 @@ class OpenAIProvider:
         if self._response_format == "json_schema":
             schema = request.schema
             if self.prompt_style == "compact" and request.grammar_schema is not None:
-                schema = request.grammar_schema
+                schema = request.grammar_schema if self.sends_unique_items else without_unique_items(request.grammar_schema)
             return {
                 "type": "json_schema",
                 "json_schema": {"name": request.schema_name, "schema": schema, "strict": True},

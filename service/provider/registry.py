@@ -20,11 +20,11 @@ from pydantic import SecretStr
 from service.errors import ConfigError
 from service.ops.metrics import Metrics
 from service.provider.base import Provider
-from service.provider.quality import AnswerQuality
 from service.provider.breaker import BreakerPolicy, BreakerStore, CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
 from service.provider.chain import Link, ProviderChain
 from service.provider.latency import LatencyEstimate
 from service.provider.openai_compat import OpenAIProvider
+from service.provider.quality import AnswerQuality
 from service.provider.retry import RetryPolicy
 from service.settings import ExtraProvider, Settings
 

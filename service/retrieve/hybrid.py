@@ -21,12 +21,11 @@ from typing import Literal
 
 import numpy as np
 
-from service.text.script import HAN
 from service.retrieve.base import Candidate
 from service.retrieve.dense import DenseIndex
 from service.retrieve.lexical import LexicalIndex, top_positions
+from service.text.script import HAN
 from service.validate.recommend import Filters
-
 
 
 @dataclass(frozen=True)

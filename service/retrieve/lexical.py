@@ -31,7 +31,6 @@ from service.retrieve.persist import load_or_build_dir
 from service.retrieve.tokenize import Analyzer, Term
 from service.validate.recommend import Filters
 
-
 # Bump when the saved layout or the way documents are built changes.
 INDEX_FORMAT = "2"
 _META = "meta.json"

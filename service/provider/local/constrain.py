@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from typing import Any, Literal, Protocol
 import torch
 from cachetools import LRUCache
 from transformers import LogitsProcessor, StoppingCriteria
+
+from service.output.schema import without_unique_items
 
 Backend = Literal["llguidance", "xgrammar"]
 _NO_CAP_KEYS = ("maxLength", "enum", "const", "pattern", "format")
@@ -122,6 +125,8 @@ class LLGuidanceBackend:
 
     def compile(self, schema_json: str) -> str:
         matcher_cls = self._llguidance.LLMatcher
+        # llguidance does not implement uniqueItems; DistinctIds enforces it for arrays of picks by id
+        schema_json = json.dumps(without_unique_items(json.loads(schema_json)), sort_keys=True, separators=(",", ":"))
         try:
             grammar = matcher_cls.grammar_from_json_schema(schema_json, defaults={"whitespace_flexible": False})
         except ValueError as exc:
@@ -169,6 +174,7 @@ class XGrammarBackend:
         self._compiler = xgrammar.GrammarCompiler(info, max_threads=max_threads, cache_enabled=False)
 
     def compile(self, schema_json: str) -> Any:
+        schema_json = json.dumps(without_unique_items(json.loads(schema_json)))
         try:
             return self._compiler.compile_json_schema(schema_json, any_whitespace=False, strict_mode=True)
         except (RuntimeError, ValueError) as exc:
@@ -226,6 +232,102 @@ class Grammars:
                 "misses": self.misses,
                 "compile_s": round(self.compile_s, 3),
             }
+
+
+def distinct_id_choices(schema: dict[str, Any]) -> list[str] | None:
+    """The ids of an answer whose picks must differ: an array with ``uniqueItems`` whose items have an ``id``
+    property from an ``enum`` (shopguide's recommendation schema). None when the schema has no such array."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return defs.get(ref.removeprefix("#/$defs/"), {})
+        return node
+
+    def walk(node: Any) -> list[str] | None:
+        node = resolve(node)
+        if isinstance(node, list):
+            return next((found for item in node if (found := walk(item)) is not None), None)
+        if not isinstance(node, dict):
+            return None
+        if node.get("type") == "array" and node.get("uniqueItems") is True:
+            item = resolve(node.get("items", {}))
+            enum = item.get("properties", {}).get("id", {}).get("enum") if isinstance(item, dict) else None
+            if isinstance(enum, list) and enum and all(isinstance(v, str) for v in enum):
+                return list(enum)
+        return next((found for key, value in node.items() if key != "$defs" and (found := walk(value)) is not None), None)
+
+    return walk(schema)
+
+
+class DistinctIds:
+    """A row's matcher that also keeps the answer's picks distinct.
+
+    The grammar (an ``enum``) cannot say "an id not picked yet"; a small model repeats picks, more so when
+    the ids' shared prefix is forced and it only chooses the last characters. Inside an ``"id":"…`` value,
+    tokens whose every completion is an id this answer already picked are masked out, unless nothing else
+    is allowed. The text is followed piece by piece (ids and JSON keys are ASCII; other text may decode to
+    replacement characters here, which the checks never look at).
+    """
+
+    KEY = '"id":"'
+
+    def __init__(self, inner: RowMatcher, ids: Sequence[str], piece: Any) -> None:
+        self._inner = inner
+        self._ids = list(dict.fromkeys(ids))
+        self._piece = piece  # token -> its text (cached by the caller)
+        self._text: list[str] = []
+        self.banned = 0  # tokens masked for completing a repeated pick
+
+    @property
+    def terminated(self) -> bool:
+        return self._inner.terminated
+
+    def accept(self, token: int) -> bool:
+        self._text.append(self._piece(token))
+        return self._inner.accept(token)
+
+    def forced(self) -> list[int]:
+        return self._inner.forced()
+
+    def fill(self, bitmask: torch.Tensor, row: int) -> None:
+        self._inner.fill(bitmask, row)
+        text = "".join(self._text)
+        start = text.rfind(self.KEY)
+        if start < 0:
+            return
+        partial = text[start + len(self.KEY):]
+        if '"' in partial:
+            return  # not inside an id value
+        picked = set(re.findall(r'"id":"([^"]*)"', text))
+        if not picked:
+            return
+        allowed = allowed_tokens(bitmask[row])
+        ban = [t for t in allowed if self._repeats(partial + self._piece(t), picked)]
+        if ban and len(ban) < len(allowed):
+            for token in ban:
+                bitmask[row, token // 32] &= ~_bit(token % 32)
+            self.banned += len(ban)
+
+    def _repeats(self, prefix: str, picked: set[str]) -> bool:
+        if '"' in prefix:  # the token closes the value: it is exactly this id
+            value = prefix.split('"', 1)[0]
+            return value in picked
+        reachable = [i for i in self._ids if i.startswith(prefix)]
+        return bool(reachable) and all(i in picked for i in reachable)
+
+
+def _bit(position: int) -> int:
+    """Bit ``position`` of an int32 word, as the signed value torch stores."""
+    value = 1 << position
+    return value - 2**32 if value >= 2**31 else value
+
+
+def allowed_tokens(words: torch.Tensor) -> list[int]:
+    """The token ids whose bit is set in one row of a packed bitmask."""
+    bits = (words.unsqueeze(-1) >> _BIT_SHIFTS) & 1
+    return torch.nonzero(bits.reshape(-1)).flatten().tolist()
 
 
 _BIT_SHIFTS = torch.arange(32, dtype=torch.int32)

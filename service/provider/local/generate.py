@@ -8,11 +8,23 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from transformers import DynamicCache, GenerationConfig, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    DynamicCache,
+    GenerationConfig,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
-from service.errors import InvalidOutput, ProviderError, ProviderUnavailable, UpstreamTimeout
+from service.errors import (
+    InvalidOutput,
+    ProviderError,
+    ProviderUnavailable,
+    UpstreamTimeout,
+)
 from service.provider.base import ChatRequest
 from service.provider.local.constrain import (
+    DistinctIds,
     GrammarError,
     GrammarLogitsProcessor,
     Grammars,
@@ -20,6 +32,7 @@ from service.provider.local.constrain import (
     RowMatcher,
     StringTokenCap,
     cap_string_lengths,
+    distinct_id_choices,
     quote_token_bitmask,
 )
 from service.provider.local.loader import LoadedModel
@@ -170,6 +183,7 @@ class BatchGenerator:
         self.grammar_s = 0.0  # of which spent computing and applying token masks
         self.tokens_out = 0
         self._string_cap: StringTokenCap | None = None
+        self._pieces: dict[int, str] = {}  # token -> its text, for DistinctIds
         if grammars is not None and max_string_tokens:
             bitmask, ids = quote_token_bitmask(loaded.tokenizer, loaded.vocab_size)
             self._string_cap = StringTokenCap(max_string_tokens, bitmask, ids)
@@ -225,9 +239,17 @@ class BatchGenerator:
         if not schema:  # no schema at all (the model server's free-text requests): unconstrained
             return None
         try:
-            return self._grammars.matcher(cap_string_lengths(schema, self._max_string_chars))
+            matcher = self._grammars.matcher(cap_string_lengths(schema, self._max_string_chars))
         except GrammarError as exc:
             raise ProviderError(f"cannot build a grammar from the output schema: {exc}", provider=PROVIDER) from exc
+        ids = distinct_id_choices(schema)
+        return DistinctIds(matcher, ids, self._piece) if ids else matcher
+
+    def _piece(self, token: int) -> str:
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._pieces[token] = self._loaded.tokenizer.decode([token], skip_special_tokens=True)
+        return piece
 
     def _generate(
         self,
