@@ -625,6 +625,11 @@ class Settings(BaseSettings):
         "(JSON keys, punctuation, the rest of an id) in the same forward pass instead of one pass each "
         "(0: transformers' generate for every batch).",
     )
+    local_prefix_cache: bool = Field(
+        True,
+        description="A lone request reuses the keys and values of what its prompt shares with the previous one "
+        "(the system prompt and instructions) instead of reading them again (0: every prompt read whole).",
+    )
 
     # -- marketing copy -------------------------------------------------------------------
     copy_compliance: Literal["default", "off"] = Field(

@@ -28,7 +28,7 @@ from service.provider.local.loader import LoadedModel
 
 VOCAB = 48
 STOP = 0  # the end-of-turn token
-FIRST = 33  # token i is chr(i + FIRST - 1) for i >= 1: "!" .. "P"
+FIRST = 33  # token i is chr(i + FIRST - 1) for i >= 1: "!" .. "O"
 
 
 class CharTokenizer:
@@ -163,6 +163,20 @@ def test_forced_tokens_come_in_one_pass_and_the_answer_is_the_same(loaded):
     # after it: [free], [free 13 14 15 16], [free 17 18]; the stop token is chosen from the last pass's logits
     assert counting.fed == [len("ABCDEFG") + 3, 1, 5, 3]
     assert generator.steps == 4 < their_generator.steps == len(tokens) + 1
+
+
+def test_a_prompt_sharing_the_previous_ones_start_reads_only_the_rest_and_answers_the_same(loaded):
+    shared = "ABCDEFGHIJKLMNO" * 2  # 30 tokens, over MIN_SHARED_PREFIX (the tokenizer knows "!" to "O")
+    cold = BatchGenerator(loaded, None, max_new_tokens=200, max_string_chars=100, prefix_cache=False)
+    warm = BatchGenerator(loaded, None, max_new_tokens=200, max_string_chars=100)
+    for prompt in (shared + "ABC", shared + "DEFG", "ONML" + shared):
+        (expected,) = cold._decode_one([request(20)], [prompt], [None])
+        with CountingForward(loaded.model) as counting:
+            (got,) = warm._decode_one([request(20)], [prompt], [None])
+        assert got.text == expected.text and got.tokens_out == expected.tokens_out
+        reused = len(shared) if prompt.endswith("DEFG") else 0  # the first has no previous; the last shares nothing
+        assert counting.fed[0] == len(prompt) - reused  # the prompt's pass read only what was not cached
+    assert warm.stats()["prefix_tokens_reused"] == len(shared) and cold.stats()["prefix_tokens_reused"] == 0
 
 
 def test_the_budget_cuts_forced_tokens_too(loaded):

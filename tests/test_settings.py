@@ -111,6 +111,7 @@ BAD_VALUES = {
     "local_prompt_style": "tiny",
     "local_quantize": "int4",
     "local_fast_forward": "sometimes",
+    "local_prefix_cache": "perhaps",
     "local_omp_wait_policy": "spin",
     "copy_concurrency": "0",
     "copy_job_chunk_size": "0",

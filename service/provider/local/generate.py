@@ -39,6 +39,7 @@ from service.provider.local.loader import LoadedModel
 from service.provider.local.model_files import PROVIDER
 
 Finish = Literal["stop", "length", "deadline", "cancelled"]
+MIN_SHARED_PREFIX = 16  # tokens a prompt must share with the previous one for its cache to be reused
 
 
 def _cache_argument(model: Any) -> str:
@@ -173,9 +174,13 @@ class BatchGenerator:
         max_string_chars: int,
         max_string_tokens: int | None = None,
         fast_forward: bool = True,
+        prefix_cache: bool = True,
     ) -> None:
         self._loaded = loaded
         self._fast_forward = fast_forward
+        self._prefix_cache = prefix_cache
+        self._prefix: tuple[list[int], list[tuple[torch.Tensor, torch.Tensor]]] | None = None
+        self.prefix_tokens_reused = 0  # prompt tokens whose keys and values came from the previous lone prompt
         self._grammars = grammars
         self._max_new_tokens = max_new_tokens
         self._max_string_chars = max_string_chars
@@ -222,7 +227,8 @@ class BatchGenerator:
     def stats(self) -> dict[str, float | int]:
         """Totals since load: decoding steps, generated tokens, and the masking cost per step."""
         per_step = 1000 * self.grammar_s / self.steps if self.steps else 0.0
-        return {"steps": self.steps, "tokens_out": self.tokens_out, "grammar_ms_per_step": round(per_step, 3)}
+        return {"steps": self.steps, "tokens_out": self.tokens_out, "grammar_ms_per_step": round(per_step, 3),
+                "prefix_tokens_reused": self.prefix_tokens_reused}
 
     def _prompt(self, request: ChatRequest) -> str:
         try:
@@ -347,9 +353,11 @@ class BatchGenerator:
         stream = RowStream(tokenizer, width, [row_hooks], frozenset(loaded.stop_token_ids), limits) if row_hooks else None
         stop_ids = frozenset(loaded.stop_token_ids)
         temperature = request.temperature
-        cache = {_cache_argument(loaded.model): DynamicCache(config=loaded.model.config)}
+        prompt_ids = input_ids[0].tolist()
+        kv, start = self._cache_for(prompt_ids)
+        cache = {_cache_argument(loaded.model): kv}
         tokens: list[int] = []
-        feed = input_ids
+        feed = input_ids[:, start:]
         try:
             with torch.inference_mode():
                 opening = processor.forced(0)[: budget - 1]  # the answer's forced start rides on the prompt's pass
@@ -359,11 +367,16 @@ class BatchGenerator:
                     tokens += opening
                     if stream is not None:
                         stream.follow(0, opening)
-                    feed = torch.cat([input_ids, torch.tensor([opening], dtype=input_ids.dtype, device=loaded.device)], 1)
+                    forced = torch.tensor([opening], dtype=input_ids.dtype, device=loaded.device)
+                    feed = torch.cat([feed, forced], 1)
+                prefill = True
                 while True:
                     # logits of the last position only: the 49k-wide output projection over a 600-token prompt
                     # would cost more than the rest of the prompt's pass
                     out = loaded.model(input_ids=feed, use_cache=True, logits_to_keep=1, **cache)
+                    if prefill:
+                        self._keep_prefix(prompt_ids, kv)
+                        prefill = False
                     logits = out.logits[:, -1, :]
                     scores = processor.mask(logits.float())
                     if temperature > 0:
@@ -401,6 +414,32 @@ class BatchGenerator:
         self.tokens_out += used
         served = row_hooks is not None
         return [self._row_result(0, text, width, used, finish, processor, matchers, served)]
+
+    def _cache_for(self, prompt_ids: list[int]) -> tuple[Any, int]:
+        """A KV cache holding what the last lone prompt shares with this one (the system prompt and the
+        instructions before the candidates), and where this prompt's pass starts."""
+        cache = DynamicCache(config=self._loaded.model.config)
+        if not self._prefix_cache or self._prefix is None:
+            return cache, 0
+        stored_ids, layers = self._prefix
+        shared = 0
+        for a, b in zip(stored_ids, prompt_ids):
+            if a != b:
+                break
+            shared += 1
+        shared = min(shared, len(prompt_ids) - 1)  # at least one token is fed: its logits choose the first
+        if shared < MIN_SHARED_PREFIX:
+            return cache, 0
+        for index, (keys, values) in enumerate(layers):
+            cache.update(keys[:, :, :shared], values[:, :, :shared], index)
+        self.prefix_tokens_reused += shared
+        return cache, shared
+
+    def _keep_prefix(self, prompt_ids: list[int], cache: Any) -> None:
+        """Remember this prompt's keys and values (views: the cache's later growth makes new tensors)."""
+        if self._prefix_cache:
+            width = len(prompt_ids)
+            self._prefix = (prompt_ids, [(layer.keys[:, :, :width], layer.values[:, :, :width]) for layer in cache.layers])
 
     @staticmethod
     def _row_result(

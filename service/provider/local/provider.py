@@ -62,6 +62,7 @@ class LocalProvider:
         max_string_chars: int = 240,
         max_string_tokens: int | None = 64,
         fast_forward: bool = True,
+        prefix_cache: bool = True,
         grammar: Backend | None = "llguidance",
         grammar_cache_size: int = 64,
         batch_window_s: float = 0.05,
@@ -82,6 +83,7 @@ class LocalProvider:
         self._max_string_chars = max_string_chars
         self._max_string_tokens = max_string_tokens
         self._fast_forward = fast_forward
+        self._prefix_cache = prefix_cache
         self._grammar = grammar
         self._grammar_cache_size = grammar_cache_size
         self._min_remaining_s = min_remaining_s
@@ -126,6 +128,7 @@ class LocalProvider:
             max_string_chars=settings.local_max_string_chars,
             max_string_tokens=settings.local_max_string_tokens or None,
             fast_forward=settings.local_fast_forward,
+            prefix_cache=settings.local_prefix_cache,
             grammar=None if settings.local_grammar == "none" else settings.local_grammar,
             batch_window_s=settings.local_batch_window_s,
             num_threads=settings.local_threads,
@@ -175,6 +178,7 @@ class LocalProvider:
             "quantize": loaded.quantize if loaded else self._quantize,
             "threads": self._threads,
             "fast_forward": self._fast_forward,
+            "prefix_cache": self._prefix_cache,
             "load_s": round(loaded.load_s, 3) if loaded else None,
             "last_error": str(load_error[0]) if load_error else None,
             "queue_depth": self.queue_depth,
@@ -310,5 +314,6 @@ class LocalProvider:
             max_string_chars=self._max_string_chars,
             max_string_tokens=self._max_string_tokens,
             fast_forward=self._fast_forward,
+            prefix_cache=self._prefix_cache,
         )
 
