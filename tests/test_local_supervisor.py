@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -97,3 +98,32 @@ def test_a_taken_model_server_port_is_refused_naming_the_settings() -> None:
         settings = load_settings(providers="local", local_port=taken.getsockname()[1])
         with pytest.raises(OSError, match="SHOPGUIDE_LOCAL_PORT"):
             start_model_server(settings)
+
+
+IMPORTS_IN_THE_WATCHER = r"""
+import sys, threading, time
+from service.local_server.supervisor import Supervisor
+
+seen = []
+def hook(event, args):
+    if event == "import" and threading.current_thread().name == "local-server-supervisor":
+        seen.append(args[0])
+
+sys.addaudithook(hook)
+supervisor = Supervisor([sys.executable, "-c", "import time; time.sleep(5)"], "http://127.0.0.1:9", poll_s=0.05)
+supervisor.start()
+time.sleep(1.5)  # the watcher starts the child and polls its /healthz (refused) many times
+supervisor.stop()
+print(sorted(set(seen)))
+"""
+
+
+def test_the_watching_thread_imports_nothing_gunicorn_could_fork_in_the_middle_of():
+    """gunicorn forks its workers while this thread runs (``local`` behind a hosted provider is not waited for).
+    A module half-imported by another thread at fork time stays locked in the child for good: one worker of
+    four hung at its first ``import h11`` and every connection the kernel gave it waited forever (bench.service,
+    default chain). Whatever the thread needs is imported before it starts."""
+    result = subprocess.run([sys.executable, "-c", IMPORTS_IN_THE_WATCHER], capture_output=True, text=True,
+                            timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -68,6 +68,7 @@ class Supervisor:
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._client: httpx.Client | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self.state: State = "starting"
         self.restarts = 0
@@ -76,6 +77,11 @@ class Supervisor:
 
     # -- control ---------------------------------------------------------------------------
     def start(self) -> None:
+        # gunicorn forks its workers while the watcher runs, and a module another thread is importing at fork
+        # time stays locked in the child for good (a worker hung at its first `import h11`). So the watcher's
+        # HTTP client is built and used once here, in the caller's thread: its lazy imports are done before.
+        self._client = httpx.Client(timeout=2.0)
+        self._probe()
         self._thread = threading.Thread(target=self._watch, name="local-server-supervisor", daemon=True)
         self._thread.start()
 
@@ -96,6 +102,8 @@ class Supervisor:
                 process.wait(5)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
+        if self._client is not None:
+            self._client.close()
         self._set("stopped")
         if self._state_file is not None:
             with contextlib.suppress(OSError):
@@ -148,22 +156,33 @@ class Supervisor:
                 return
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
+    def _probe(self) -> tuple[int, dict[str, Any]] | None:
+        """The server's /healthz status and body, or None while it does not answer."""
+        assert self._client is not None  # built by start()
+        try:
+            response = self._client.get(f"{self.url}/healthz")
+        except httpx.HTTPError:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return response.status_code, body if isinstance(body, dict) else {}
+
     def _await_ready(self, process: subprocess.Popen[bytes]) -> None:
         self._set("starting")
-        with httpx.Client(timeout=2.0) as client:
-            while process.poll() is None and not self._stopping.is_set():
-                try:
-                    response = client.get(f"{self.url}/healthz")
-                    if response.status_code == 200:
-                        self._set("ready")
-                        self._ready.set()
-                        return
-                    if response.json().get("status") == "failed":
-                        log.error("model server failed to load: %s", response.json().get("error"))
-                        self._set("failed")
-                except (httpx.HTTPError, ValueError):
-                    pass
-                time.sleep(self._poll_s)
+        while process.poll() is None and not self._stopping.is_set():
+            answer = self._probe()
+            if answer is not None:
+                status, body = answer
+                if status == 200:
+                    self._set("ready")
+                    self._ready.set()
+                    return
+                if body.get("status") == "failed":
+                    log.error("model server failed to load: %s", body.get("error"))
+                    self._set("failed")
+            time.sleep(self._poll_s)
 
     def _set(self, state: State) -> None:
         with self._lock:
