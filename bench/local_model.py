@@ -170,11 +170,11 @@ STEPS: list[dict[str, Any]] = [
     {"name": "no summary asked, one forward pass a token (fast-forward off)", "client": {"reason": 60, "summary": None},
      "env": {"SHOPGUIDE_LOCAL_THREADS": None, "SHOPGUIDE_LOCAL_FAST_FORWARD": "0"}},
     # a lone request decoded by shopguide's loop: the grammar's forced tokens in the same forward pass
-    {"name": "+ forced tokens fast-forwarded (prefix cache off)", "client": {"reason": 60, "summary": None},
-     "env": {"SHOPGUIDE_LOCAL_THREADS": None, "SHOPGUIDE_LOCAL_PREFIX_CACHE": "0"}},
-    # and the keys and values of what a prompt shares with the previous one (system prompt, instructions) reused
-    {"name": "defaults (fast-forward, shared prompt prefix reused)", "client": {"reason": 60, "summary": None},
+    {"name": "defaults (forced tokens fast-forwarded)", "client": {"reason": 60, "summary": None},
      "env": {"SHOPGUIDE_LOCAL_THREADS": None}},
+    # tried, not kept (off by default): the keys and values of what a prompt shares with the previous one reused
+    {"name": "+ shared prompt prefix reused", "client": {"reason": 60, "summary": None},
+     "env": {"SHOPGUIDE_LOCAL_THREADS": None, "SHOPGUIDE_LOCAL_PREFIX_CACHE": "1"}},
 ]
 
 

@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--profile", choices=("miss", "hit"), help="profile this run and print where its time went")
+    parser.add_argument("--providers", default="openai",
+                        help="the chain (openai,local: local is a model server at an unreachable URL, never reached "
+                             "while openai answers: what the default chain costs a web worker)")
     args = parser.parse_args(argv)
     upstream = subprocess.Popen(
         [sys.executable, "-m", "tests.support.openai_upstream", "--port", "0", "--reply-fn",
@@ -44,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         from service.app import create_app
         from service.settings import load_settings
 
-        settings = load_settings(providers="openai", openai_base_url=base_url, openai_api_key="sk-bench",
+        settings = load_settings(providers=args.providers, openai_base_url=base_url, openai_api_key="sk-bench",
+                                 local_url="http://127.0.0.1:9",
                                  redis_url=redis_url, cache_prefix=prefix, log_level="WARNING")
         client = create_app(settings).test_client()
 

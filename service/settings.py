@@ -626,9 +626,11 @@ class Settings(BaseSettings):
         "(0: transformers' generate for every batch).",
     )
     local_prefix_cache: bool = Field(
-        True,
+        False,
         description="A lone request reuses the keys and values of what its prompt shares with the previous one "
-        "(the system prompt and instructions) instead of reading them again (0: every prompt read whole).",
+        "(the system prompt and instructions) instead of reading them again. Off by default: with int8 (dynamic "
+        "activation scales per forward pass) the reused keys differ slightly, answers changed and got longer, "
+        "and p50 rose 1.80 -> 2.53 s (docs/benchmarks.md).",
     )
 
     # -- marketing copy -------------------------------------------------------------------

@@ -167,8 +167,8 @@ def test_forced_tokens_come_in_one_pass_and_the_answer_is_the_same(loaded):
 
 def test_a_prompt_sharing_the_previous_ones_start_reads_only_the_rest_and_answers_the_same(loaded):
     shared = "ABCDEFGHIJKLMNO" * 2  # 30 tokens, over MIN_SHARED_PREFIX (the tokenizer knows "!" to "O")
-    cold = BatchGenerator(loaded, None, max_new_tokens=200, max_string_chars=100, prefix_cache=False)
-    warm = BatchGenerator(loaded, None, max_new_tokens=200, max_string_chars=100)
+    cold = BatchGenerator(loaded, None, max_new_tokens=200, max_string_chars=100)  # the default: off
+    warm = BatchGenerator(loaded, None, max_new_tokens=200, max_string_chars=100, prefix_cache=True)
     for prompt in (shared + "ABC", shared + "DEFG", "ONML" + shared):
         (expected,) = cold._decode_one([request(20)], [prompt], [None])
         with CountingForward(loaded.model) as counting:

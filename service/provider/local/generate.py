@@ -174,7 +174,7 @@ class BatchGenerator:
         max_string_chars: int,
         max_string_tokens: int | None = None,
         fast_forward: bool = True,
-        prefix_cache: bool = True,
+        prefix_cache: bool = False,
     ) -> None:
         self._loaded = loaded
         self._fast_forward = fast_forward

@@ -62,7 +62,7 @@ class LocalProvider:
         max_string_chars: int = 240,
         max_string_tokens: int | None = 64,
         fast_forward: bool = True,
-        prefix_cache: bool = True,
+        prefix_cache: bool = False,
         grammar: Backend | None = "llguidance",
         grammar_cache_size: int = 64,
         batch_window_s: float = 0.05,
