@@ -303,28 +303,40 @@ class BatchGenerator:
         finally:
             self.steps += processor.steps
             self.grammar_s += processor.seconds
-        results: list[Generation | ProviderError] = []
-        stop_ids = set(loaded.stop_token_ids)
         prompt_tokens = attention_mask.sum(dim=1).tolist()
-        for row in range(len(requests)):
-            tokens = output[row, width:].tolist()
-            end = next((i for i, t in enumerate(tokens) if t in stop_ids), None)
-            body = tokens if end is None else tokens[:end]
-            text = tokenizer.decode(body, skip_special_tokens=True)
-            finish: Finish = "stop" if end is not None else ("deadline" if row in limits.expired else "length")
-            if stream is not None:
-                if row in stream.cancelled:
-                    finish = "cancelled"
-                elif row in stream.stop_at:
-                    finish = "stop"
-                text = stream.finish(row, text)
-            used = len(body) + (1 if end is not None else 0)
-            self.tokens_out += used
-            served = hooks is not None and hooks[row] is not None  # the model server reports "length" itself
-            results.append(
-                self._row_result(row, text, int(prompt_tokens[row]), used, finish, processor, matchers, served)
-            )
-        return results
+        return [
+            self._finish_row(row, output[row, width:].tolist(), int(prompt_tokens[row]), limits, stream, processor,
+                             matchers, served=hooks is not None and hooks[row] is not None)
+            for row in range(len(requests))
+        ]
+
+    def _finish_row(
+        self,
+        row: int,
+        tokens: list[int],
+        tokens_in: int,
+        limits: RowLimits,
+        stream: RowStream | None,
+        processor: GrammarLogitsProcessor,
+        matchers: list[RowMatcher | None],
+        *,
+        served: bool,
+    ) -> Generation | ProviderError:
+        """One row's result from its generated tokens (``served``: the model server reports "length" itself)."""
+        stop_ids = self._loaded.stop_token_ids
+        end = next((i for i, t in enumerate(tokens) if t in stop_ids), None)
+        body = tokens if end is None else tokens[:end]
+        text = self._loaded.tokenizer.decode(body, skip_special_tokens=True)
+        finish: Finish = "stop" if end is not None else ("deadline" if row in limits.expired else "length")
+        if stream is not None:
+            if row in stream.cancelled:
+                finish = "cancelled"
+            elif row in stream.stop_at:
+                finish = "stop"
+            text = stream.finish(row, text)
+        used = len(body) + (1 if end is not None else 0)
+        self.tokens_out += used
+        return self._row_result(row, text, tokens_in, used, finish, processor, matchers, served)
 
     def _decode_one(
         self,
@@ -400,20 +412,7 @@ class BatchGenerator:
         finally:
             self.steps += processor.steps
             self.grammar_s += processor.seconds
-        end = next((i for i, t in enumerate(tokens) if t in stop_ids), None)
-        body = tokens if end is None else tokens[:end]
-        text = tokenizer.decode(body, skip_special_tokens=True)
-        finish: Finish = "stop" if end is not None else ("deadline" if 0 in limits.expired else "length")
-        if stream is not None:
-            if 0 in stream.cancelled:
-                finish = "cancelled"
-            elif 0 in stream.stop_at:
-                finish = "stop"
-            text = stream.finish(0, text)
-        used = len(body) + (1 if end is not None else 0)
-        self.tokens_out += used
-        served = row_hooks is not None
-        return [self._row_result(0, text, width, used, finish, processor, matchers, served)]
+        return [self._finish_row(0, tokens, width, limits, stream, processor, matchers, served=row_hooks is not None)]
 
     def _cache_for(self, prompt_ids: list[int]) -> tuple[Any, int]:
         """A KV cache holding what the last lone prompt shares with this one (the system prompt and the
