@@ -361,3 +361,22 @@ def test_forgetting_a_shopper_deletes_their_conversations(make_app, upstream, re
         assert b"chat-user:" + UserKeys().user("u-chat-forget").encode() not in left
         assert mine[0].session_id.encode() not in left
     assert client.delete("/v1/users/u-chat-forget").json["conversations"] == 0
+
+
+def test_a_small_models_reason_that_names_nothing_of_its_pick_is_replaced(make_app, upstream, demo_catalog):
+    """A provider set to the compact prompt (a small model) is held to its products' words or the shopper's
+    (a conversation sends it the full prompt: there is no compact form of a turn)."""
+
+    def small_model(body):
+        ids = [c["id"] for c in prompt_candidates(body)]
+        return {"items": [{"id": ids[0], "reason": "Lovely nice choice today."},
+                          {"id": ids[1], "reason": "Warm for winter walks."}]}
+
+    upstream.default(reply_fn(small_model))
+    app = make_app(redis_url=REDIS_URL, providers="tiny",
+                   extra_providers={"tiny": {"base_url": upstream.base_url, "model": "tiny", "prompt_style": "compact"}})
+    answer = Conversation(app, k=2).say("a warm down jacket for winter")
+    first, second = answer["items"]
+    assert answer["provider"] == "tiny" and first["source"] == second["source"] == "llm"
+    assert first["reason"] != "Lovely nice choice today." and demo_catalog.get(first["id"]).brand in first["reason"]
+    assert second["reason"] == "Warm for winter walks."

@@ -175,6 +175,26 @@ def test_ordinary_reasons_are_kept(reason, language):
     assert fixed.items[0].reason == reason and fixed.replaced_reasons == 0
 
 
+@pytest.mark.parametrize(
+    ("reason", "language", "kept"),
+    [
+        ("素服短服短", "zh", False),  # the packaged model: characters of the title, no word of it
+        ("这款非常好看", "zh", False),
+        ("Lovely nice choice today.", "en", False),
+        ("羽绒服很暖和", "zh", True),  # the request's word
+        ("702蓬松度", "zh", True),  # a number from its attributes
+        ("Northpeak quality.", "en", True),  # its brand
+        ("A warm JACKET.", "en", True),  # its title, any case
+        ("Ideal for the outerwear season.", "en", True),  # its category
+    ],
+)
+def test_with_grounding_a_reason_must_share_a_term_with_its_product_or_the_request(reason, language, kept):
+    output = RecommendOutput.model_validate({"items": [{"id": "P2", "reason": reason}], "summary": "s"})
+    fixed = reconcile(output, candidates(), k=1, filters=Filters(), language=language, grounding=["冬天穿的羽绒服"])
+    assert (fixed.items[0].reason == reason) is kept and fixed.replaced_reasons == (not kept)
+    assert reconcile(output, candidates(), k=1, filters=Filters(), language=language).items[0].reason == reason
+
+
 def test_a_reason_naming_another_candidates_brand_is_replaced():
     """A fact about the wrong product: the reason for a Northpeak jacket names another candidate's brand."""
     shop = candidates(3)

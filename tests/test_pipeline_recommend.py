@@ -30,8 +30,9 @@ class SmallModel:
     name = "small"
     prompt_style = "compact"
 
-    def __init__(self) -> None:
+    def __init__(self, reasons: tuple[str, ...] = ("Warm and light.",)) -> None:
         self.seen: list[ChatRequest] = []
+        self.reasons = reasons
 
     def complete(self, request: ChatRequest) -> Completion:
         compacted = request.compact is not None
@@ -39,7 +40,7 @@ class SmallModel:
         self.seen.append(request)
         schema = request.grammar_schema or {}
         ids = schema.get("$defs", {}).get("Pick", {}).get("properties", {}).get("id", {}).get("enum", [])
-        picks = [{"id": pid, "reason": "Warm and light."} for pid in ids[:2]]
+        picks = [{"id": pid, "reason": self.reasons[i % len(self.reasons)]} for i, pid in enumerate(ids[:2])]
         answer = {"items": picks}
         if "summary" in schema.get("properties", {"summary": {}}):  # what its grammar allows it to write
             answer["summary"] = "Two warm picks."
@@ -99,6 +100,24 @@ def test_a_small_model_is_not_asked_for_a_summary_and_the_answer_gets_the_facts_
     assert [i.source for i in answer.items] == ["llm", "llm", "retrieval"]
     replaced = {"stage": "summary_replaced"}
     assert metrics.registry.get_sample_value("shopguide_invalid_output_total", replaced) is None  # not asked: not invalid
+
+
+def test_a_small_models_reason_naming_nothing_of_its_product_or_the_request_is_replaced(pipeline_with):
+    """What the packaged model writes when it drifts: fluent-looking words that say nothing about the pick."""
+    small = SmallModel(reasons=("Lovely nice choice today.", "Light for winter walks."))
+    pipeline, metrics = pipeline_with(small)
+    answer = pipeline.run(QUERY, "rid")
+    first, second = answer.items[:2]
+    assert first.source == second.source == "llm"
+    assert first.reason != "Lovely nice choice today." and first.title.split()[0] in first.reason  # the facts' reason
+    assert second.reason == "Light for winter walks."  # "winter" is the shopper's word
+    assert metrics.registry.get_sample_value("shopguide_invalid_output_total", {"stage": "reason_replaced"}) == 1
+
+
+def test_a_hosted_models_paraphrase_is_not_held_to_the_products_words(upstream, pipeline_with):
+    upstream.default(reply({"items": [{"id": "SG-OUT-0017", "reason": "Lovely nice choice today."}], "summary": "Ok."}))
+    pipeline, _ = pipeline_with(hosted(upstream))
+    assert pipeline.run(QUERY, "rid").items[0].reason == "Lovely nice choice today."
 
 
 def test_an_unusable_summary_from_a_full_prompt_is_replaced_and_counted(upstream, pipeline_with):

@@ -484,7 +484,10 @@ class ChatPipeline:
         if stream is not None:
             stream.settle(asked.completion.text)
         output = asked.value
-        fixed = reconcile(output, plan.candidates, k, plan.filters, language, self._sanitizer)
+        # a small model's reasons must name something of their product or of the shopper's words (prose.grounded)
+        small = self._chain.wants_compact_from(asked.completion.provider)
+        grounding = [request.message, *plan.constraints.topic] if small else None
+        fixed = reconcile(output, plan.candidates, k, plan.filters, language, self._sanitizer, grounding)
         if fixed.replaced_reasons:
             self._metrics.invalid_output.labels("reason_replaced").inc(fixed.replaced_reasons)
         picked = {item.id for item in fixed.items}

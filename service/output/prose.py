@@ -11,7 +11,7 @@ import re
 import zlib
 from collections.abc import Collection
 
-from service.text.script import HAN, HANGUL, KANA
+from service.text.script import HAN, HAN_CHARS, HANGUL, KANA
 
 _LETTER = re.compile(r"[^\W\d_]")
 # zlib shrinks ordinary sentences to 60-100 % of their UTF-8 size; a text looping on one phrase
@@ -21,6 +21,30 @@ _MIN_CHARS_FOR_RATIO = 40
 # A short text can still loop: the packaged 135M model answered "素衡 男士石石石石石". One letter four times
 # running is not prose, except digits ("10000mAh") and Latin capitals (sizes and grades: XXXXL, AAAA batteries).
 _STUTTER = re.compile(r"([^\W\dA-Z_])\1{3,}")
+
+
+# What counts as a shared term between a small model's reason and its product's data: two Han characters in a row,
+# a Latin word of three letters or more that is not a function word, or a number of two digits or more.
+_HAN_RUN = re.compile(f"[{HAN_CHARS}]{{2,}}")
+_TERM = re.compile(r"[^\W\d_]{3,}|\d{2,}")
+_FUNCTION_WORDS = frozenset(
+    "the and for with this that your you are its from has have can our all any not but great good best".split()
+)
+
+
+def _terms(text: str) -> set[str]:
+    lowered = text.lower()
+    terms = {run[i : i + 2] for run in _HAN_RUN.findall(lowered) for i in range(len(run) - 1)}
+    terms.update(t for t in _TERM.findall(HAN.sub(" ", lowered)) if t not in _FUNCTION_WORDS)
+    return terms
+
+
+def grounded(text: str, sources: Collection[str]) -> bool:
+    """True when ``text`` shares a term with ``sources`` (the product's own data): a reason from a small
+    local model that names nothing of its product ("素服短服短" for 素色短款羽绒服) is noise that passes the
+    other checks. Hosted models paraphrase well, so only small-model answers are held to this."""
+    words = _terms(text)
+    return not words.isdisjoint(_terms("\n".join(sources)))
 
 
 def _script_fits(text: str, language: str) -> bool:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from service.output.explain import fact_reason
-from service.output.prose import usable
+from service.output.prose import grounded, usable
 from service.output.sanitize import ProseSanitizer, own_data
 from service.output.schema import RecommendOutput
 from service.respond.recommend import RecommendedItem
@@ -75,6 +75,7 @@ def reconcile(
     filters: Filters,
     language: str,
     sanitizer: ProseSanitizer | None = None,
+    grounding: list[str] | None = None,
 ) -> Reconciled:
     """Keep the model's valid picks in its order, then fill up to ``k`` from retrieval order.
 
@@ -82,6 +83,8 @@ def reconcile(
     whose reason is unusable (empty, in another script, looping, naming internal ids or another candidate's brand; see
     :mod:`service.output.prose`) keeps its place with a reason built from the product's facts.
     ``sanitizer`` first takes out markup, and links, addresses and numbers not in the product's own data.
+    ``grounding`` (for a small model's answer: the shopper's request) also replaces a reason that shares no term
+    with its product's data, its category or those texts (:func:`service.output.prose.grounded`).
     """
     by_id = {c.product.id: c for c in candidates}
     brands = {b for c in candidates if len(b := c.product.brand.strip()) >= 3 and _LATIN_WORD.fullmatch(b)}
@@ -103,7 +106,12 @@ def reconcile(
         reason = _clip(pick.reason)
         if sanitizer is not None:
             reason = sanitizer.text(reason, own_data(candidate.product))
-        if not usable(reason, language, by_id) or _names_another_brand(reason, candidate, brands):
+        if (
+            not usable(reason, language, by_id)
+            or _names_another_brand(reason, candidate, brands)
+            or (grounding is not None and not grounded(reason, [*own_data(candidate.product), candidate.product.category,
+                                                                *grounding]))
+        ):
             reason = fact_reason(candidate, filters, language)
             replaced += 1
         items.append(_item(candidate, reason, "llm"))

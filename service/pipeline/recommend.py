@@ -262,7 +262,10 @@ class RecommendPipeline:
     ) -> dict[str, Any]:
         """The model's picks held to the contract (real candidates, exactly k), its summary only when usable."""
         candidates, language = shortlist.candidates, shortlist.language
-        fixed = reconcile(output, candidates, shortlist.request.k, shortlist.filters, language, self._sanitizer)
+        # a small model's reasons must name something of their product or of the request (see prose.grounded)
+        grounding = [shortlist.request.query or ""] if completion.prompt_style == "compact" else None
+        fixed = reconcile(output, candidates, shortlist.request.k, shortlist.filters, language, self._sanitizer,
+                          grounding)
         shown = {item.id for item in fixed.items}
         summary = self._sanitizer.text(
             output.summary.strip(), [t for c in candidates if c.product.id in shown for t in own_data(c.product)]

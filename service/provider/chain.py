@@ -79,6 +79,10 @@ class ProviderChain:
         """Whether a provider of the chain answers the compact form of requests (callers then build one)."""
         return any(prompt_style(link.provider) == "compact" for link in self.links)
 
+    def wants_compact_from(self, name: str | None) -> bool:
+        """Whether the provider called ``name`` is one that wants the compact form (a small model)."""
+        return any(link.provider.name == name and prompt_style(link.provider) == "compact" for link in self.links)
+
     def fingerprint(self, endpoint: str) -> str:
         """What identifies the chain's answers in cache keys: names and models, in order."""
         parts = []
