@@ -373,8 +373,7 @@ class _Exchange:
             self._event(json.dumps(frames.role(), ensure_ascii=False))
             started = time.monotonic() + pace.ttft_s
             for i, token in enumerate(tokens):
-                if fault is not None and i == fault.after and self._break(fault, frames):
-                    record.end("fault")
+                if fault is not None and i == fault.after and self._break(fault, frames, record):
                     return
                 due = started + (i / pace.tokens_per_s if pace.tokens_per_s else 0.0)
                 if self.wait(due - time.monotonic()):
@@ -383,8 +382,7 @@ class _Exchange:
                     return
                 self._event(json.dumps(frames.content(token), ensure_ascii=False))
                 record.sent += 1
-            if fault is not None and fault.after >= len(tokens) and self._break(fault, frames):
-                record.end("fault")
+            if fault is not None and fault.after >= len(tokens) and self._break(fault, frames, record):
                 return
             self._event(json.dumps(frames.finish(finish_reason), ensure_ascii=False))
             if frames.include_usage:
@@ -396,17 +394,18 @@ class _Exchange:
             self._handler.close_connection = True
             record.end("fault" if fault is not None and record.sent >= fault.after else "client_closed")
 
-    def _break(self, fault: StreamFault, frames: ChunkFrames) -> bool:
-        """Apply ``fault``; True when the stream is over."""
+    def _break(self, fault: StreamFault, frames: ChunkFrames, record: StreamRecord) -> bool:
+        """Apply ``fault``; True when the stream is over (its record then says so before the client can see it)."""
+        if fault.kind == "malformed":
+            self._event(fault.text)
+            return False
+        record.end("fault")
         if fault.kind == "cut":
             self.drop()
             return True
         if fault.kind == "end":
             self._end_body()
             return True
-        if fault.kind == "malformed":
-            self._event(fault.text)
-            return False
         self._event(json.dumps(error_body(fault.code, fault.text or None), ensure_ascii=False))
         self._end_body()
         return True
