@@ -7,8 +7,11 @@ and /readyz shows the server's health and the supervisor's state.
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -103,6 +106,49 @@ def test_describe_adds_the_supervisor_state_when_there_is_one(upstream: OpenAIUp
         state_file.unlink()
     assert info["supervisor"] == {"state": "restarting", "restarts": 2, "last_exit": -9}
     assert supervisor_state_file("http://models.internal:8002") is None  # not this machine's child
+
+
+class SlowHealth(http.server.BaseHTTPRequestHandler):
+    """A model server's /healthz that takes 200 ms and counts how often it is asked."""
+
+    asked = 0
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        type(self).asked += 1
+        time.sleep(0.2)
+        body = json.dumps({"status": "ready", "model": "m"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_servers_health_is_asked_by_one_thread_at_a_time_and_not_per_request(monkeypatch) -> None:
+    """/readyz and the cache key read describe(); 64 request threads must not each ask the server (they did, through
+    the cache key: 5 ms of CPU a request in the default chain's web workers under load)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHealth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        provider = ModelServerProvider(url=f"http://127.0.0.1:{server.server_port}", model="m", timeout_s=1)
+        chain = ProviderChain([provider])
+        assert provider.describe()["ready"] and SlowHealth.asked == 1
+        monkeypatch.setattr("service.provider.model_server.HEALTH_TTL_S", 0.0)  # every answer is stale now
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: provider.describe()["ready"], range(16)))
+        assert all(answers) and SlowHealth.asked <= 3  # one asks; the others take the last answer meanwhile
+        asked = SlowHealth.asked
+        for _ in range(50):
+            chain.fingerprint("recommend")
+        assert SlowHealth.asked == asked + 1 and chain.fingerprint("recommend") == "local:m:json_schema"
+        provider.close()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_local_with_a_url_is_the_model_server_and_the_workers_count_as_hosted_only(monkeypatch) -> None:

@@ -65,6 +65,7 @@ class ProviderChain:
         self.quality = quality or AnswerQuality()  # the pipelines record each answer's validity here
         # (provider, outcome: "ok" or the error's kind, seconds) of every provider call: latency histograms
         self._on_call = on_call or (lambda provider, outcome, seconds: None)
+        self._fingerprint: str | None = None
 
     @property
     def providers(self) -> list[Provider]:
@@ -84,12 +85,19 @@ class ProviderChain:
         return any(link.provider.name == name and prompt_style(link.provider) == "compact" for link in self.links)
 
     def fingerprint(self, endpoint: str) -> str:
-        """What identifies the chain's answers in cache keys: names and models, in order."""
-        parts = []
-        for provider in self.providers:
-            info = provider.describe()
-            parts.append(f"{provider.name}:{info.get('model', '')}:{info.get('response_format', '')}")
-        return ">".join(parts)
+        """What identifies the chain's answers in cache keys: names and models, in order.
+
+        Read once from the providers' descriptions (configuration: it does not change while the chain lives) and
+        kept, since every request's cache key needs it: a model server's ``describe()`` asks the server for its
+        health, and asked per request that cost the default chain's web workers 5 ms of CPU a request under load.
+        """
+        if self._fingerprint is None:
+            parts = []
+            for provider in self.providers:
+                info = provider.describe()
+                parts.append(f"{provider.name}:{info.get('model', '')}:{info.get('response_format', '')}")
+            self._fingerprint = ">".join(parts)
+        return self._fingerprint
 
     def describe(self) -> list[dict[str, Any]]:
         """Each provider's description with its breaker's state, for /readyz."""

@@ -67,24 +67,46 @@ class ModelServerProvider(OpenAIProvider):
             **kwargs,
         )
         self._state_file = state_file
-        self._health_lock = threading.Lock()
+        self._health_lock = threading.Lock()  # guards _health and _health_client
+        self._refreshing = threading.Lock()  # held by the one thread asking the server
         self._health: tuple[float, dict[str, Any]] | None = None
+        self._health_client: httpx.Client | None = None
 
     def server_health(self) -> dict[str, Any]:
-        """The server's ``/healthz`` (cached for a moment: /readyz is probed often)."""
+        """The server's ``/healthz``, cached for a moment (/readyz is probed often). One thread at a time asks the
+        server, over one kept client; the others meanwhile take the last answer."""
         with self._health_lock:
             cached = self._health
-            if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
-                return cached[1]
+        if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
+            return cached[1]
+        if not self._refreshing.acquire(blocking=cached is None):
+            return cached[1]  # another thread is asking: the last answer will do
         try:
-            response = httpx.get(f"{self.url}/healthz", timeout=HEALTH_TIMEOUT_S)
-            health = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-            health = {"status": health.get("status", f"http {response.status_code}"), **health}
-        except (httpx.HTTPError, ValueError) as exc:
-            health = {"status": "unreachable", "error": type(exc).__name__}
+            health = self._ask_health()
+            with self._health_lock:
+                self._health = (time.monotonic(), health)
+            return health
+        finally:
+            self._refreshing.release()
+
+    def _ask_health(self) -> dict[str, Any]:
         with self._health_lock:
-            self._health = (time.monotonic(), health)
-        return health
+            if self._health_client is None:
+                self._health_client = httpx.Client(timeout=HEALTH_TIMEOUT_S)
+            client = self._health_client
+        try:
+            response = client.get(f"{self.url}/healthz")
+            health = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+            return {"status": health.get("status", f"http {response.status_code}"), **health}
+        except (httpx.HTTPError, ValueError) as exc:
+            return {"status": "unreachable", "error": type(exc).__name__}
+
+    def close(self) -> None:
+        super().close()
+        with self._health_lock:
+            client, self._health_client = self._health_client, None
+        if client is not None:
+            client.close()
 
     def supervisor_state(self) -> dict[str, Any] | None:
         if self._state_file is None:
