@@ -204,3 +204,34 @@ def test_any_answer_cache_gets_the_answer_with_the_publish_through_its_interface
     result = SingleFlight(client).do(key, lambda: Computed(b"v", f"{key}:answer", b"c", 60.0), time.monotonic() + 5, cache)
     assert result.value == b"v" and cache.written == [(f"{key}:answer", b"c", 60.0)]
     assert client.get(f"{key}:flight-result") == b"v" and client.get(f"{key}:flight") is None
+
+
+def test_a_caller_that_took_the_lock_with_its_read_but_follows_this_processes_leader_lets_it_go(key):
+    """The leader here finished with Redis (lock released) just as another thread's read took the lock again."""
+    client = redis.Redis.from_url(REDIS_URL)
+    flights = SingleFlight(client)
+    started, finish = threading.Event(), threading.Event()
+
+    def compute():
+        started.set()
+        finish.wait(5)
+        return b"answer"
+
+    leader_claim = flights.claim(key)
+    leader = threading.Thread(target=lambda: flights.do(key, compute, time.monotonic() + 5, claimed=(leader_claim, True)))
+    leader.start()
+    started.wait(5)
+    late = flights.claim(key)
+    client.set(late.lock_key, late.token, px=30_000)  # what the late caller's read took
+    follower = threading.Thread(target=lambda: flights.do(key, compute, time.monotonic() + 5, claimed=(late, True)))
+    follower.start()
+    deadline = time.monotonic() + 5
+    while client.get(late.lock_key) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.get(late.lock_key) is None  # released while the leader still computes
+    client.set(late.lock_key, "someone-else", px=30_000)
+    flights._release(late)  # only its own token is released
+    assert client.get(late.lock_key) == b"someone-else"
+    finish.set()
+    leader.join(5)
+    follower.join(5)

@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from service.cache.keys import answer_key, normalize_text
-from service.cache.store import MemoryCache, RedisCache, RedisWrites, redis_client
+from service.cache.store import FlightClaim, MemoryCache, RedisCache, RedisWrites, redis_client
 from tests.support.redis_db import REDIS_URL
 
 
@@ -150,3 +150,29 @@ def test_a_failed_round_trip_raises_and_counts_the_answer_as_an_error():
     with pytest.raises(redis.RedisError):
         memory.set_with("k", b"v", 60.0, writes)
     assert memory.get("k") == b"v"  # written before the round trip that failed
+
+
+def test_a_miss_takes_the_flights_lock_in_the_round_trip_that_reads_the_answer(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    events = Events()
+    cache = RedisCache(client, events=events)
+
+    def claim(token):
+        return FlightClaim(client, f"{prefix}:answer:flight", token, 60_000)
+
+    assert cache.get_claiming(f"{prefix}:answer", claim("a")) == (None, True)
+    assert client.get(f"{prefix}:answer:flight") == b"a" and 0 < client.pttl(f"{prefix}:answer:flight") <= 60_000
+    assert cache.get_claiming(f"{prefix}:answer", claim("b")) == (None, False)  # another caller holds it
+    cache.set(f"{prefix}:answer", b"v", 60.0)
+    assert cache.get_claiming(f"{prefix}:answer", claim("c")) == (b"v", None)  # a hit asks for nothing
+    assert events.seen == ["miss", "miss", "set", "hit"]
+    elsewhere = FlightClaim(redis.Redis.from_url(REDIS_URL), f"{prefix}:other:flight", "d", 60_000)
+    assert cache.get_claiming(f"{prefix}:other", elsewhere) == (None, None)  # another client's lock: not asked
+    assert MemoryCache().get_claiming("k", elsewhere) == (None, None)
+
+
+def test_a_claiming_read_with_redis_down_is_a_miss_that_asks_for_nothing():
+    down = redis_client("redis://127.0.0.1:1/0", socket_timeout_s=0.2)
+    events = Events()
+    assert RedisCache(down, events=events).get_claiming("k", FlightClaim(down, "k:flight", "t", 1000)) == (None, None)
+    assert events.seen == ["error"]

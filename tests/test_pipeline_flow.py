@@ -79,6 +79,22 @@ def test_a_miss_computes_caches_and_the_next_request_hits(client, redis_prefix):
     assert again.cached is True and again.tokens_in == 0  # nothing was spent for the hit
 
 
+def test_a_miss_makes_two_redis_round_trips_and_a_hit_one(client, redis_prefix):
+    """Read + flight lock in one (a Lua call), the answer + published result + lock release in the other."""
+    flow, _ = make_flow(client, cache_prefix=redis_prefix)
+    round_trips = []
+    execute, pipeline = client.execute_command, client.pipeline
+    client.execute_command = lambda *args, **kwargs: round_trips.append(args[0]) or execute(*args, **kwargs)
+    client.pipeline = lambda *args, **kwargs: round_trips.append("PIPELINE") or pipeline(*args, **kwargs)
+    compute = Computations()
+    flow.run(f"{redis_prefix}:k", compute, time.monotonic() + 5)
+    assert round_trips == ["EVALSHA", "PIPELINE"] and compute.calls == 1
+    assert client.get(f"{redis_prefix}:k:flight") is None  # released
+    del round_trips[:]
+    assert flow.run(f"{redis_prefix}:k", compute, time.monotonic() + 5).cached
+    assert round_trips == ["EVALSHA"] and compute.calls == 1
+
+
 def test_a_fallbacks_answer_is_kept_briefly(client, redis_prefix):
     flow, _ = make_flow(client)
     flow.run(f"{redis_prefix}:k", Computations("fallback"), time.monotonic() + 5)

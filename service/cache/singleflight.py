@@ -24,9 +24,13 @@ from dataclasses import dataclass
 
 import redis
 
-from service.cache.store import AnswerCache, RedisWrites
+from service.cache.store import AnswerCache, FlightClaim, RedisWrites
 
 RESULT_TTL_S = 30.0
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,26 @@ class SingleFlight:
         self._max_poll_s = max_poll_s
         self._flights: dict[str, Future[bytes]] = {}
         self._guard = threading.Lock()
+        self._release_lock = client.register_script(_RELEASE) if client is not None else None
 
-    def do(self, key: str, compute: Compute, deadline: float, cache: AnswerCache | None = None) -> FlightResult:
+    def claim(self, key: str) -> FlightClaim | None:
+        """The cross-process lock of a flight for ``key``, to ask for with the cache read (None: no Redis)."""
+        if self._client is None:
+            return None
+        return FlightClaim(self._client, flight_keys(key)[0], uuid.uuid4().hex, int(self._lock_ttl_s * 1000))
+
+    def do(
+        self,
+        key: str,
+        compute: Compute,
+        deadline: float,
+        cache: AnswerCache | None = None,
+        claimed: tuple[FlightClaim, bool] | None = None,
+    ) -> FlightResult:
         """Run ``compute`` once for all concurrent callers of ``key``; wait at most until ``deadline``.
 
-        A :class:`Computed` with a ``cache_key`` is also written to ``cache``.
+        A :class:`Computed` with a ``cache_key`` is also written to ``cache``. ``claimed``: the lock was already
+        asked for (:meth:`claim`, with the cache read), and whether this caller got it.
         """
         with self._guard:
             future = self._flights.get(key)
@@ -84,6 +103,8 @@ class SingleFlight:
                 self._flights[key] = future
         assert future is not None
         if not leader:
+            if claimed is not None and claimed[1]:
+                self._release(claimed[0])  # this process's leader answers; the lock taken meanwhile is not needed
             try:
                 return FlightResult(future.result(timeout=max(0.0, deadline - time.monotonic())), shared=True)
             except FutureTimeout:
@@ -91,7 +112,7 @@ class SingleFlight:
             except Exception:  # the leader failed; this caller tries for itself
                 return FlightResult(self._alone(compute, cache), shared=False)
         try:
-            result = self._across_processes(key, compute, deadline, cache)
+            result = self._across_processes(key, compute, deadline, cache, claimed)
             future.set_result(result.value)
             return result
         except BaseException as exc:
@@ -108,15 +129,26 @@ class SingleFlight:
             cache.set(computed.cache_key, computed.cache_value, computed.cache_ttl_s)
         return computed.value
 
-    def _across_processes(self, key: str, compute: Compute, deadline: float, cache: AnswerCache | None) -> FlightResult:
+    def _release(self, claim: FlightClaim) -> None:
+        try:
+            self._release_lock(keys=[claim.lock_key], args=[claim.token])
+        except redis.RedisError:
+            pass  # it expires
+
+    def _across_processes(
+        self, key: str, compute: Compute, deadline: float, cache: AnswerCache | None,
+        claimed: tuple[FlightClaim, bool] | None = None,
+    ) -> FlightResult:
         if self._client is None:
             return FlightResult(self._alone(compute, cache), shared=False)
         lock_key, result_key = flight_keys(key)
-        token = uuid.uuid4().hex
-        try:
-            acquired = bool(self._client.set(lock_key, token, nx=True, px=int(self._lock_ttl_s * 1000)))
-        except redis.RedisError:
-            return FlightResult(self._alone(compute, cache), shared=False)
+        if claimed is not None:
+            acquired = claimed[1]
+        else:
+            try:
+                acquired = bool(self._client.set(lock_key, uuid.uuid4().hex, nx=True, px=int(self._lock_ttl_s * 1000)))
+            except redis.RedisError:
+                return FlightResult(self._alone(compute, cache), shared=False)
         if acquired:
             try:
                 computed = _computed(compute())

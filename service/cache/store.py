@@ -43,12 +43,40 @@ class RedisWrites:
         pipe.execute()
 
 
+@dataclass(frozen=True)
+class FlightClaim:
+    """Single-flight's lock, asked for in the round trip that reads the answer (issue 17 §4).
+
+    Every cache miss then takes the lock without a round trip of its own: a Redis round trip costs a
+    web worker 0.1-0.17 ms of CPU on this machine, one of three a miss made.
+    """
+
+    client: redis.Redis
+    lock_key: str
+    token: str
+    ttl_ms: int
+
+
+# The answer if there is one, else whether this caller took the flight's lock (1) or another holds it (0).
+_GET_OR_CLAIM = """
+local answer = redis.call('GET', KEYS[1])
+if answer then return answer end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
+
 class AnswerCache(Protocol):
     """Bytes by key, with a per-entry TTL."""
 
     backend: str
 
     def get(self, key: str) -> bytes | None: ...
+
+    def get_claiming(self, key: str, claim: FlightClaim) -> tuple[bytes | None, bool | None]:
+        """:meth:`get`, and on a miss ask for ``claim``'s lock in the same round trip when this cache lives behind
+        its client: the answer (None on a miss) and whether the lock was taken (None: not asked; the caller asks)."""
+        ...
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
@@ -99,6 +127,9 @@ class MemoryCache:
         self._events.cache_event("hit" if entry is not None else "miss")
         return entry[0] if entry is not None else None
 
+    def get_claiming(self, key: str, claim: FlightClaim) -> tuple[bytes | None, bool | None]:
+        return self.get(key), None
+
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
         if ttl_s <= 0:
             return
@@ -128,6 +159,7 @@ class RedisCache:
 
     def __init__(self, client: redis.Redis, events: CacheEvents | None = None) -> None:
         self._client = client
+        self._get_or_claim = client.register_script(_GET_OR_CLAIM)
         self._events = events or _NoEvents()
         self._last_error: str | None = None
         self._last_error_logged = 0.0
@@ -160,6 +192,23 @@ class RedisCache:
         self._last_error = None
         self._events.cache_event("hit" if value is not None else "miss")
         return value  # type: ignore[return-value]
+
+    def get_claiming(self, key: str, claim: FlightClaim) -> tuple[bytes | None, bool | None]:
+        if claim.client is not self._client:  # the flight's lock lives elsewhere: each on its own
+            return self.get(key), None
+        if self._skipping():
+            return None, None
+        try:
+            found = self._get_or_claim(keys=[key, claim.lock_key], args=[claim.token, claim.ttl_ms])
+        except redis.RedisError as exc:
+            self._failed("get", exc)
+            return None, None
+        self._last_error = None
+        if isinstance(found, bytes):
+            self._events.cache_event("hit")
+            return found, None
+        self._events.cache_event("miss")
+        return None, bool(found)
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
         if ttl_s <= 0 or self._skipping():

@@ -83,7 +83,12 @@ class Flow:
         if key is None:
             outcome = compute()
             return self._noted(trace, Answer(outcome.payload, outcome.llm_ms, cached=False), outcome.usage)
-        hit = self._cache.get(key)
+        claim = self._flights.claim(key)
+        if claim is None:
+            hit, claimed = self._cache.get(key), None
+        else:  # on a miss the flight's lock is asked for in the same round trip
+            hit, taken = self._cache.get_claiming(key, claim)
+            claimed = (claim, taken) if taken is not None else None
         if hit is not None:
             return self._noted(trace, Answer(orjson.loads(hit), 0.0, cached=True), None)
 
@@ -98,7 +103,7 @@ class Flow:
             # written by the flight, in the round trip that publishes the result and releases its lock
             return Computed(blob, key, orjson.dumps(outcome.payload), self.ttl(outcome.payload["provider"]))
 
-        flight = self._flights.do(key, lead, deadline, self._cache)
+        flight = self._flights.do(key, lead, deadline, self._cache, claimed)
         result = orjson.loads(flight.value)
         answer = Answer(result["payload"], result["llm_ms"], cached=False, shared=flight.shared)
         if flight.shared:
