@@ -122,6 +122,38 @@ def wrk(url: str, script: Path, clients: int, duration: float, *args: str) -> di
     return stats
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and every process below it (gunicorn's workers, the
+    supervised model server), from /proc: what a run cost the machine, beside what it served."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = fields
+        parents.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        if current in stats:
+            total += (int(stats[current][11]) + int(stats[current][12])) / ticks
+        todo.extend(parents.get(current, []))
+    return total
+
+
+def measured(proc: subprocess.Popen, url: str, script: Path, clients: int, duration: float, *args: str) -> dict:
+    """:func:`wrk` against ``url``, with the CPU ``proc``'s process tree spent per request in ``cpu_ms``."""
+    before = tree_cpu_s(proc.pid)
+    stats = wrk(url, script, clients, duration, *args)
+    stats["cpu_ms"] = (tree_cpu_s(proc.pid) - before) * 1000 / max(stats["requests"], 1)
+    return stats
+
+
 def warm_hits(port: int) -> None:
     """Answer the queries the hit run cycles through, so they are cached."""
     for _ in range(2):
@@ -164,9 +196,9 @@ def main(argv: list[str] | None = None) -> None:
             # One client makes 5 requests a second: a longer run, so its p99 is not just the slowest of 50.
             seconds = max(args.duration, 30) if c == 1 else args.duration
             up = wrk(base_url.removesuffix("/v1") + "/v1/chat/completions", WRK / "upstream.lua", c, seconds)
-            bare = wrk(f"http://127.0.0.1:{floor_port}", WRK / "recommend.lua", c, seconds, "miss", f"f{c}")
-            miss = wrk(url, WRK / "recommend.lua", c, seconds, "miss", f"r{c}")
-            chain = wrk(f"http://127.0.0.1:{default_port}", WRK / "recommend.lua", c, seconds, "miss", f"d{c}")
+            bare = measured(floor, f"http://127.0.0.1:{floor_port}", WRK / "recommend.lua", c, seconds, "miss", f"f{c}")
+            miss = measured(service, url, WRK / "recommend.lua", c, seconds, "miss", f"r{c}")
+            chain = measured(default, f"http://127.0.0.1:{default_port}", WRK / "recommend.lua", c, seconds, "miss", f"d{c}")
             rows.append(
                 {
                     "clients": c,
@@ -176,6 +208,9 @@ def main(argv: list[str] | None = None) -> None:
                     "floor_overhead_p50_ms": bare["p50_us"] / 1000 - fixed_ms,
                     "floor_overhead_p99_ms": bare["p99_us"] / 1000 - fixed_ms,
                     "floor_rps": bare["rps"],
+                    "floor_cpu_ms": bare["cpu_ms"],
+                    "miss_cpu_ms": miss["cpu_ms"],
+                    "default_chain_cpu_ms": chain["cpu_ms"],
                     "miss_overhead_p50_ms": miss["p50_us"] / 1000 - fixed_ms,
                     "miss_overhead_p99_ms": miss["p99_us"] / 1000 - fixed_ms,
                     "miss_rps": miss["rps"],
@@ -222,15 +257,17 @@ def main(argv: list[str] | None = None) -> None:
         )
     print("\nAgainst the floors (issue 17 §4 targets in brackets), same run:\n")
     print("| clients | default chain / hosted-only miss req/s [≥ 0.90 at 64] | hosted-only / floor req/s [≥ 0.90 at 64] "
-          "| hosted-only − floor p50 ms [≤ 3 at 1] | hosted-only − floor p99 ms [≤ 10 at 1] | default chain − floor p50 / p99 ms | default chain errors |")
-    print("|---|---|---|---|---|---|---|")
+          "| hosted-only − floor p50 ms [≤ 3 at 1] | hosted-only − floor p99 ms [≤ 10 at 1] | default chain − floor p50 / p99 ms "
+          "| CPU ms a request: floor / hosted-only / default chain | default chain errors |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['clients']} | {r['default_chain_rps'] / r['miss_rps']:.2f} | {r['miss_rps'] / r['floor_rps']:.2f} "
             f"| {r['miss_overhead_p50_ms'] - r['floor_overhead_p50_ms']:.2f} "
             f"| {r['miss_overhead_p99_ms'] - r['floor_overhead_p99_ms']:.2f} "
             f"| {r['default_chain_overhead_p50_ms'] - r['floor_overhead_p50_ms']:.2f} / "
-            f"{r['default_chain_overhead_p99_ms'] - r['floor_overhead_p99_ms']:.2f} | {r['default_chain_errors']} |"
+            f"{r['default_chain_overhead_p99_ms'] - r['floor_overhead_p99_ms']:.2f} "
+            f"| {r['floor_cpu_ms']:.2f} / {r['miss_cpu_ms']:.2f} / {r['default_chain_cpu_ms']:.2f} | {r['default_chain_errors']} |"
         )
 
 
