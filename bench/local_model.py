@@ -16,6 +16,7 @@ bench/results/local_model.json. A benchmark, not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -247,13 +248,29 @@ def ask(url: str, built: BuiltCase, schema: dict[str, Any], max_tokens: int, pid
 
 
 def answer_quality(text: str, built: BuiltCase) -> dict[str, int]:
-    """What the pipeline can use of a valid answer: reasons fit to show (the pipeline's own prose check; the
-    others are replaced by fact reasons) and distinct picks (a repeated id is dropped and filled from retrieval)."""
-    from service.output.prose import usable
+    """What the pipeline can use of a valid answer: reasons fit to show (the pipeline's own checks for a small
+    model's answer: prose, and grounded in the product's data or the request; the others are replaced by fact
+    reasons) and distinct picks (a repeated id is dropped and filled from retrieval)."""
+    from service.output.prose import grounded, usable
+    from service.output.sanitize import own_data
 
+    products = _demo_products()
     items = json.loads(text)["items"]
+
+    def kept(item: dict[str, Any]) -> bool:
+        product = products.get(item["id"])
+        sources = [*own_data(product), product.category, built.case.query] if product else [built.case.query]
+        return usable(item["reason"], built.case.language, built.candidate_ids) and grounded(item["reason"], sources)
+
     return {"picks": len(items), "distinct_ids": len({item["id"] for item in items}),
-            "usable_reasons": sum(usable(item["reason"], built.case.language, built.candidate_ids) for item in items)}
+            "usable_reasons": sum(kept(item) for item in items)}
+
+
+@functools.cache
+def _demo_products() -> dict[str, Any]:
+    from service.catalog.load import load_catalog
+
+    return {p.id: p for p in load_catalog().products}
 
 
 def dataclasses_replace(built: BuiltCase, schema: dict[str, Any]) -> BuiltCase:
