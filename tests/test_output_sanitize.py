@@ -102,6 +102,9 @@ PRODUCT = Product(
         ("Write to bob at evil dot com. It is warm.", "It is warm.", ["email"]),
         ("Buy at https://shop.example/p1 today", "Buy at https://shop.example/p1 today", []),
         ("Plain 5000mAh, 2.5 kg, v1.2 design.", "Plain 5000mAh, 2.5 kg, v1.2 design.", []),
+        ("Acme \x1b\x1b\x1b", "Acme", ["control"]),  # what the packaged model wrote once
+        ("Warm\u202e and light\x00.", "Warm and light.", ["control"]),
+        ("Family pick 👨\u200d👩\u200d👧", "Family pick 👨\u200d👩\u200d👧", []),
     ],
 )
 def test_sanitizer_cases(text: str, expected: str, removed: list[str]) -> None:

@@ -108,6 +108,11 @@ def _sentence(text: str, start: int, end: int, protected: list[tuple[int, int]])
     return left, right
 
 
+# C0 and C1 control characters but tab, line feed and carriage return; zero-width space and bidi controls too
+# (not the zero-width joiners emoji and some scripts need).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 class ProseSanitizer:
     """Cleans model-written text against the data it may quote; ``count(kind, n)`` hears what it removed."""
 
@@ -122,6 +127,10 @@ class ProseSanitizer:
         plain = strip_markup(text)
         if plain != text:
             removed.append("markup")
+        visible = _CONTROL.sub("", plain)  # escape codes and other control characters (the packaged model wrote ESC)
+        if visible != plain:
+            plain = visible
+            removed.append("control")
         spans = _found(plain)
         if spans:
             allowed = {value for data in own_data for _, _, _, value in _found(data)}
