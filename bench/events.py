@@ -29,34 +29,11 @@ from pathlib import Path
 import redis
 
 from bench.service import free_port, start_service, wrk
+from bench.service import tree_cpu_s as cpu_seconds  # CPU of a process and its descendants, from /proc
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bench" / "wrk" / "events.lua"
 RESULTS = ROOT / "bench" / "results"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(root: int) -> float:
-    """User + system CPU of ``root`` and every descendant, from /proc."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        stats[int(entry)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats:
-            total += (int(stats[pid][11]) + int(stats[pid][12])) / TICKS
-        todo.extend(children.get(pid, ()))
-    return total
 
 
 def start_redis() -> tuple[subprocess.Popen, str]:
