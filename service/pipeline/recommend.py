@@ -263,7 +263,7 @@ class RecommendPipeline:
         """The model's picks held to the contract (real candidates, exactly k), its summary only when usable."""
         candidates, language = shortlist.candidates, shortlist.language
         # a small model's reasons must name something of their product or of the request (see prose.grounded)
-        grounding = [shortlist.request.query or ""] if completion.prompt_style == "compact" else None
+        grounding = [shortlist.request.query or ""] if self._chain.wants_compact_from(completion.provider) else None
         fixed = reconcile(output, candidates, shortlist.request.k, shortlist.filters, language, self._sanitizer,
                           grounding)
         shown = {item.id for item in fixed.items}
