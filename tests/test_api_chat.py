@@ -363,6 +363,54 @@ def test_forgetting_a_shopper_deletes_their_conversations(make_app, upstream, re
     assert client.delete("/v1/users/u-chat-forget").json["conversations"] == 0
 
 
+@pytest.mark.parametrize("redis_url", [REDIS_URL, None], ids=["redis", "in-process"])
+@pytest.mark.parametrize("second_turn", [False, True], ids=["new-conversation", "next-turn"])
+def test_a_turn_in_flight_while_its_shopper_is_forgotten_does_not_bring_them_back(
+    make_app, upstream, redis_prefix, redis_url, second_turn
+):
+    """The deletion lands while the model is still answering (the upstream deletes the shopper before it
+    replies): the turn is answered, not saved (``stateless``), and nothing of the shopper is left behind."""
+    app = make_app(redis_url=redis_url)
+    talk = Conversation(app, user={"id": "u-chat-race"})
+    if second_turn:
+        upstream.default(reply_fn(pick_first_k))
+        talk.say("羽绒服 under 500")
+    deleted = []
+
+    def forget_then_answer(body):
+        deleted.append(app.test_client().delete("/v1/users/u-chat-race").json)
+        return pick_first_k(body)
+
+    upstream.default(reply_fn(forget_then_answer))
+    answer = talk.say("noise cancelling headphones")
+    assert deleted and deleted[0]["deleted"] is second_turn
+    assert answer["items"] and answer["stateless"] is True
+    assert app.test_client().get(f"/v1/chat/{answer['session_id']}").status_code == 404
+    if redis_url:
+        left = b" ".join(everything_under(redis_prefix))
+        assert answer["session_id"].encode() not in left
+        assert b"chat-user:" not in left
+    upstream.default(reply_fn(pick_first_k))  # after the deletion the shopper can start over
+    again = Conversation(app, user={"id": "u-chat-race"})
+    assert again.say("noise cancelling headphones")["stateless"] is False
+    assert again.say("cheaper ones")["stateless"] is False
+
+
+def test_a_turn_in_flight_while_its_conversation_is_deleted_does_not_save_it(make_app, upstream, redis_prefix):
+    app = make_app(redis_url=REDIS_URL)
+    talk = Conversation(app)
+    upstream.default(reply_fn(pick_first_k))
+    talk.say("headphones")
+
+    def delete_then_answer(body):
+        assert app.test_client().delete(f"/v1/chat/{talk.session_id}").status_code == 204
+        return pick_first_k(body)
+
+    upstream.default(reply_fn(delete_then_answer))
+    assert talk.say("cheaper ones")["stateless"] is True
+    assert app.test_client().get(f"/v1/chat/{talk.session_id}").status_code == 404
+
+
 def test_a_small_models_reason_that_names_nothing_of_its_pick_is_replaced(make_app, upstream, demo_catalog):
     """A provider set to the compact prompt (a small model) is held to its products' words or the shopper's
     (a conversation sends it the full prompt: there is no compact form of a turn)."""

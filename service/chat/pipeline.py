@@ -67,6 +67,7 @@ class Opened:
 
     session: Session
     stateless: bool = False
+    new: bool = False  # opened by this turn, not loaded from the store
     started: float = field(default_factory=time.monotonic)
     session_ms: float = 0.0
 
@@ -148,7 +149,7 @@ class ChatPipeline:
         started = time.monotonic()
         user_key = self._user_key(request.user.id) if request.user and request.user.id else None
         if request.session_id is None:
-            return Opened(Session.new(user_key=user_key), started=started)
+            return Opened(Session.new(user_key=user_key), new=True, started=started)
         try:
             session = self._sessions.load(request.session_id)
         except SessionStoreDown as exc:
@@ -248,7 +249,7 @@ class ChatPipeline:
         stateless = opened.stateless
         turn = session.turn + 1
         if not stateless:
-            stateless = not self._remember(session, request, reading, plan, payload, language)
+            stateless = not self._remember(session, opened.new, request, reading, plan, payload, language)
         session_ms = opened.session_ms + (time.monotonic() - saved) * 1000
         total_ms = (time.monotonic() - started) * 1000
         return ChatResponse.model_validate(
@@ -604,9 +605,17 @@ class ChatPipeline:
         }
 
     def _remember(
-        self, session: Session, request: ChatTurnRequest, reading: Reading, plan: Plan, payload: dict[str, Any], language: str
+        self,
+        session: Session,
+        new: bool,
+        request: ChatTurnRequest,
+        reading: Reading,
+        plan: Plan,
+        payload: dict[str, Any],
+        language: str,
     ) -> bool:
-        """Save the turn; False when the store could not be reached (the turn is then not remembered)."""
+        """Save the turn; False when it is not remembered: the store could not be reached, or the conversation or
+        its shopper was deleted while the turn ran (the deletion wins)."""
         now = time.time()
         ids = [item["id"] for item in payload["items"]]
         session.turn += 1
@@ -624,11 +633,13 @@ class ChatPipeline:
         elif plan.mode in ("compare", "question"):
             session.focus = plan.referred
         try:
-            self._sessions.save(session)
+            saved = self._sessions.save(session, new=new)
         except SessionStoreDown as exc:
             log.warning("session store unavailable; this turn is not remembered", extra={"error": str(exc)})
             return False
-        return True
+        if not saved:
+            log.info("conversation deleted while its turn ran; the turn is not saved")
+        return saved
 
 
 def _about(text: str, products: list[Any]) -> bool:
