@@ -67,7 +67,7 @@ class Opened:
 
     session: Session
     stateless: bool = False
-    new: bool = False  # opened by this turn, not loaded from the store
+    new: bool = False  # opened by this turn and not stored yet (an anonymous shopper's first turn)
     started: float = field(default_factory=time.monotonic)
     session_ms: float = 0.0
 
@@ -149,7 +149,17 @@ class ChatPipeline:
         started = time.monotonic()
         user_key = self._user_key(request.user.id) if request.user and request.user.id else None
         if request.session_id is None:
-            return Opened(Session.new(user_key=user_key), new=True, started=started)
+            session = Session.new(user_key=user_key)
+            if user_key is None:
+                return Opened(session, new=True, started=started)
+            # a known shopper's conversation is stored as it opens, so that forgetting them while this turn runs
+            # finds it, and the turn's save (only if still there) cannot bring it back
+            try:
+                self._sessions.save(session, new=True)
+            except SessionStoreDown as exc:
+                log.warning("session store unavailable; answering the turn without memory", extra={"error": str(exc)})
+                return Opened(session, stateless=True, started=started, session_ms=(time.monotonic() - started) * 1000)
+            return Opened(session, started=started, session_ms=(time.monotonic() - started) * 1000)
         try:
             session = self._sessions.load(request.session_id)
         except SessionStoreDown as exc:

@@ -20,9 +20,6 @@ from pydantic import BaseModel, Field
 from service.chat.state import Constraints
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
-# How long a forgotten shopper's marker is kept (their keyed hash and the time): longer than any turn can run, so
-# a turn that opened a new session before the deletion and ends after it is refused its save.
-FORGOTTEN_WINDOW_S = 600.0
 
 
 class SessionStoreDown(Exception):
@@ -72,10 +69,9 @@ class SessionStore(Protocol):
         ...
 
     def save(self, session: Session, *, new: bool) -> bool:
-        """Store the session after a turn; False when it must not be: a session that was loaded (``new`` False)
-        and has been deleted since, or a new one whose shopper was forgotten after it was opened
-        (``session.created_at``). A turn in flight while its conversation or shopper is deleted then cannot
-        bring them back.
+        """Store the session: ``new``, whatever is there; otherwise only if it is still there (False when it has
+        been deleted since it was stored, so a turn in flight while its conversation or shopper is deleted cannot
+        bring them back: a known shopper's new conversation is therefore stored when it opens).
 
         :raises SessionStoreDown:
         """
@@ -87,7 +83,6 @@ class SessionStore(Protocol):
 
     def delete_user(self, user_key: str) -> int:
         """Delete every session of the shopper with this keyed hash (a shopper forgotten); how many there were.
-        For ``FORGOTTEN_WINDOW_S`` afterwards the store refuses a new session of theirs opened before it.
 
         :raises SessionStoreDown:
         """
@@ -101,7 +96,6 @@ class MemorySessions:
 
     def __init__(self, ttl_s: float, max_sessions: int = 10_000) -> None:
         self._data: TTLCache[str, tuple[str | None, bytes]] = TTLCache(maxsize=max_sessions, ttl=ttl_s)
-        self._forgotten: TTLCache[str, float] = TTLCache(maxsize=max_sessions, ttl=FORGOTTEN_WINDOW_S)
         self._lock = threading.Lock()
 
     def load(self, session_id: str) -> Session | None:
@@ -114,8 +108,6 @@ class MemorySessions:
         with self._lock:
             if not new and session.id not in self._data:
                 return False
-            if new and session.user_key is not None and self._forgotten.get(session.user_key, -1.0) >= session.created_at:
-                return False
             self._data[session.id] = (session.user_key, blob)
         return True
 
@@ -125,21 +117,16 @@ class MemorySessions:
 
     def delete_user(self, user_key: str) -> int:
         with self._lock, self._data.timer:  # the cache's clock held: nothing expires between the scan and the deletes
-            self._forgotten[user_key] = time.time()
             theirs = [sid for sid, (owner, _) in self._data.items() if owner == user_key]
             for sid in theirs:
                 self._data.pop(sid, None)
         return len(theirs)
 
 
-# KEYS: the session, the shopper's index ('' for none), their forgotten marker. ARGV: the session JSON, TTL ms,
-# its id, '1' when it must still be there (it was loaded), when it was opened (unix s). 1 saved, 0 refused.
+# KEYS: the session, the shopper's index ('' for none). ARGV: the session JSON, TTL ms, its id, '1' when it must
+# still be there. 1 saved, 0 refused (deleted since it was stored).
 _SAVE = """
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if KEYS[2] ~= '' then
-  local forgotten = redis.call('GET', KEYS[3])
-  if ARGV[4] == '0' and forgotten and tonumber(forgotten) >= tonumber(ARGV[5]) then return 0 end
-end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if KEYS[2] ~= '' then
   redis.call('SADD', KEYS[2], ARGV[3])
@@ -152,8 +139,7 @@ return 1
 class RedisSessions:
     """Sessions in Redis under ``<prefix>:chat:<id>``, each saved with the TTL (inactivity expires it); a known
     shopper's session ids also in ``<prefix>:chat-user:<user key>`` (same TTL), so forgetting them finds them.
-    A forgotten shopper's marker (``<prefix>:chat-forgot:<user key>``, the time) lives ``FORGOTTEN_WINDOW_S``.
-    The times compared are the web workers' clocks (the one that deleted, the one that opened the session)."""
+    A save is one Lua call: the existence check, the session and the index, atomically."""
 
     backend = "redis"
 
@@ -161,7 +147,6 @@ class RedisSessions:
         self._client = client
         self._prefix = f"{prefix}:chat:"
         self._user_prefix = f"{prefix}:chat-user:"
-        self._forgot_prefix = f"{prefix}:chat-forgot:"
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._save = client.register_script(_SAVE)
 
@@ -180,8 +165,8 @@ class RedisSessions:
 
     def save(self, session: Session, *, new: bool) -> bool:
         owner = session.user_key
-        keys = [self.key(session.id), self.user_index(owner) if owner else "", self._forgot_prefix + owner if owner else ""]
-        args = [session.model_dump_json(), self._ttl_ms, session.id, "0" if new else "1", repr(session.created_at)]
+        keys = [self.key(session.id), self.user_index(owner) if owner else ""]
+        args = [session.model_dump_json(), self._ttl_ms, session.id, "0" if new else "1"]
         try:
             return bool(self._save(keys=keys, args=args))
         except redis.RedisError as exc:
@@ -196,8 +181,6 @@ class RedisSessions:
     def delete_user(self, user_key: str) -> int:
         index = self.user_index(user_key)
         try:
-            # the marker first: a save that comes after it is refused, one that came before is in the index
-            self._client.set(self._forgot_prefix + user_key, repr(time.time()), px=int(FORGOTTEN_WINDOW_S * 1000))
             ids = [sid.decode() for sid in self._client.smembers(index)]
             if not ids:
                 self._client.delete(index)
