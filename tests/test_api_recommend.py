@@ -127,6 +127,23 @@ def test_malformed_json_gets_one_reask(make_app, upstream, demo_catalog):
     assert "could not be used" in reask[-1]["content"]
 
 
+def test_a_small_models_reask_is_its_compact_prompt_followed_by_the_reask(make_app, upstream, demo_catalog):
+    """A provider set to the compact prompt is re-asked in that form: the same compact prompt, then its own
+    broken answer and the correction (not the full prompt, nor the compact one without the correction)."""
+    upstream.script(reply("I think the first jacket is great!"), reply_fn(pick_first_k))
+    app = make_app(providers="tiny",
+                   extra_providers={"tiny": {"base_url": upstream.base_url, "model": "tiny", "prompt_style": "compact"}})
+    body = assert_valid(ask(app), demo_catalog, 3)
+    assert not body["degraded"] and body["provider"] == "tiny" and upstream.calls == 2
+    first, second = (r.messages for r in upstream.chat_requests)
+    assert second[: len(first)] == first  # the compact prompt again
+    assert second[len(first):] == [
+        {"role": "assistant", "content": "I think the first jacket is great!"},
+        {"role": "user", "content": second[-1]["content"]},
+    ]
+    assert "could not be used" in second[-1]["content"]
+
+
 def test_still_invalid_after_reask_degrades(make_app, upstream, demo_catalog):
     upstream.default(reply("no json here"))
     body = assert_valid(ask(make_app()), demo_catalog, 3)

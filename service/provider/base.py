@@ -80,9 +80,18 @@ class ChatRequest:
         return dataclasses.replace(self.compact(), deadline=self.deadline, compact=None)
 
     def follow_up(self, previous: str, message: str, *, previous_chars: int = 4000) -> ChatRequest:
-        """This conversation continued with the model's previous reply and a new user message (re-ask, regenerate)."""
+        """This conversation continued with the model's previous reply and a new user message (re-ask, regenerate),
+        in both forms: a small model answering the re-ask sees its compact prompt followed by the same two turns."""
         turns = ({"role": "assistant", "content": previous[:previous_chars]}, {"role": "user", "content": message})
-        return dataclasses.replace(self, messages=self.messages + turns)
+        compact = self.compact
+        if compact is None:
+            return dataclasses.replace(self, messages=self.messages + turns)
+
+        def compact_follow_up() -> ChatRequest:
+            small = compact()
+            return dataclasses.replace(small, messages=small.messages + turns)
+
+        return dataclasses.replace(self, messages=self.messages + turns, compact=compact_follow_up)
 
 
 @dataclass
