@@ -183,7 +183,9 @@ def test_ordinary_reasons_are_kept(reason, language):
         ("Lovely nice choice today.", "en", False),
         ("羽绒服很暖和", "zh", True),  # the request's word
         ("702蓬松度", "zh", True),  # a number from its attributes
-        ("Northpeak quality.", "en", True),  # its brand
+        ("Northpeak quality.", "en", False),  # its brand and nothing else of it (the packaged model: "Alder")
+        ("Northpeak", "en", False),
+        ("Northpeak down, light.", "en", True),  # its brand and a word of its title
         ("A warm JACKET.", "en", True),  # its title, any case
         ("Ideal for the outerwear season.", "en", True),  # its category
     ],

@@ -39,12 +39,13 @@ def _terms(text: str) -> set[str]:
     return terms
 
 
-def grounded(text: str, sources: Collection[str]) -> bool:
-    """True when ``text`` shares a term with ``sources`` (the product's own data): a reason from a small
-    local model that names nothing of its product ("素服短服短" for 素色短款羽绒服) is noise that passes the
+def grounded(text: str, sources: Collection[str], *, name: str = "") -> bool:
+    """True when ``text`` shares a term with ``sources`` (the product's own data) other than the terms of
+    ``name`` (its brand): a reason from a small local model that names nothing of its product ("素服短服短"
+    for 素色短款羽绒服), or nothing but its brand ("Alder", from the packaged model), is noise that passes the
     other checks. Hosted models paraphrase well, so only small-model answers are held to this."""
-    words = _terms(text)
-    return not words.isdisjoint(_terms("\n".join(sources)))
+    shared = _terms(text) & _terms("\n".join(sources))
+    return bool(shared - _terms(name)) if name else bool(shared)
 
 
 def _script_fits(text: str, language: str) -> bool:

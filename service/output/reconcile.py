@@ -83,7 +83,7 @@ def reconcile(
     whose reason is unusable (empty, in another script, looping, naming internal ids or another candidate's brand; see
     :mod:`service.output.prose`) keeps its place with a reason built from the product's facts.
     ``sanitizer`` first takes out markup, and links, addresses and numbers not in the product's own data.
-    ``grounding`` (for a small model's answer: the shopper's request) also replaces a reason that shares no term
+    ``grounding`` (for a small model's answer: the shopper's request) also replaces a reason that shares no term but its brand
     with its product's data, its category or those texts (:func:`service.output.prose.grounded`).
     """
     by_id = {c.product.id: c for c in candidates}
@@ -110,7 +110,7 @@ def reconcile(
             not usable(reason, language, by_id)
             or _names_another_brand(reason, candidate, brands)
             or (grounding is not None and not grounded(reason, [*own_data(candidate.product), candidate.product.category,
-                                                                *grounding]))
+                                                                *grounding], name=candidate.product.brand or ""))
         ):
             reason = fact_reason(candidate, filters, language)
             replaced += 1
