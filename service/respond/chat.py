@@ -38,8 +38,8 @@ class ChatResponse(BaseModel):
     cached: bool = Field(False, description="Conversation turns are never answered from the cache.")
     degraded: bool = Field(description="True when no model answered and the reply comes from retrieval and data alone.")
     stateless: bool = Field(
-        False, description="True when the session store was unreachable: the turn was answered without the "
-        "conversation's memory and is not remembered."
+        False, description="True when the turn is not remembered: the session store was unreachable (the turn "
+        "was answered without the conversation's memory), or the conversation or its shopper was deleted while it ran."
     )
     prompt_version: str
     fallback_from: list[str] = Field(default_factory=list)
