@@ -122,18 +122,25 @@ def test_breaker_opens_skips_the_upstream_during_cooldown_and_closes_after_recov
 
 
 def test_a_failed_trial_keeps_the_breaker_open(upstream):
+    # The breaker's clock is the test's: a sleep on a loaded CI machine can overshoot the doubled cool-down.
+    now = [1_000.0]
     store = MemoryBreakerStore()
     primary = hosted(upstream, retries=0)
-    chain = ProviderChain([Link(primary, with_breaker(primary, store, cooldown_s=0.3)), Link(StandIn())])
+    breaker = CircuitBreaker(primary.name, store, BreakerPolicy(failures=2, cooldown_s=0.3), clock=lambda: now[0])
+    chain = ProviderChain([Link(primary, breaker), Link(StandIn())])
     upstream.default(status(500))
     for _ in range(2):
         chain.complete(chat())
-    time.sleep(0.35)
+    now[0] += 0.35
     chain.complete(chat())  # the trial fails
     calls = upstream.calls
-    time.sleep(0.35)  # the first cool-down length is no longer enough: it doubled
+    assert calls == 3
+    now[0] += 0.35  # the first cool-down length is no longer enough: it doubled
     chain.complete(chat())
     assert upstream.calls == calls
+    now[0] += 0.3  # 0.65 s after the failed trial: past the doubled 0.6 s, the next trial goes through
+    chain.complete(chat())
+    assert upstream.calls == calls + 1
 
 
 def test_half_open_lets_exactly_one_concurrent_request_through(upstream):
