@@ -238,3 +238,34 @@ def test_default_workers_follow_the_primary_provider_and_redis() -> None:
     assert default_workers(load_settings(workers=3)) == 3
     hosted_only = load_settings(providers="openai", redis_url=REDIS_URL)
     assert default_workers(hosted_only) == min(2 * (os.cpu_count() or 1), 16)
+
+
+def test_the_server_logs_no_path_nor_raw_user_id_only_its_own_access_line(tmp_path: Path, upstream: OpenAIUpstream) -> None:
+    """gunicorn, given a logging config, writes its own combined-format access line (the request line: path and
+    query string) at INFO; the server runs without it, so a shopper id in a path never reaches the logs."""
+    port = free_port()
+    code = (
+        "from service.cli.serve import serve; from service.settings import load_settings; "
+        "from tests.support.small_shop import create_test_app_from; serve(load_settings(), create_test_app_from)"
+    )
+    shopper = f"shopper-{uuid.uuid4().hex}@example.com"
+    log_path = tmp_path / "server.log"
+    env = server_env(upstream, port, TMPDIR=str(tmp_path), SHOPGUIDE_WORKERS="1", SHOPGUIDE_LOG_LEVEL="INFO",
+                     SHOPGUIDE_LOG_FORMAT="json")
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=log_file, stderr=log_file)
+        try:
+            wait_for(lambda: up(port) or proc.poll() is not None, timeout_s=60)
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert call(port, "GET", f"/v1/users/{shopper}/history?note={shopper}")[0] == 200
+            assert call(port, "DELETE", f"/v1/users/{shopper}")[0] in (200, 202, 204)
+            wait_for(lambda: log_path.read_text().count('"endpoint": "/v1/users/<user_id>') >= 2, timeout_s=10)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    text = log_path.read_text()
+    assert shopper not in text
+    assert "gunicorn.access" not in text and "HTTP/1.1" not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("endpoint", "").startswith("/v1/users/")]
+    assert {line["endpoint"] for line in access} == {"/v1/users/<user_id>/history", "/v1/users/<user_id>"}

@@ -75,12 +75,33 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         "graceful_timeout": settings.graceful_timeout_s,
         "keepalive": 5,
         "accesslog": None,  # the app writes its own JSON access line per request
+        # ...and gunicorn none: given logconfig_dict, it writes its combined-format line too, path and query
+        # string included (raw shopper ids from /v1/users/<id>), at INFO whatever SHOPGUIDE_LOG_LEVEL says.
+        "logger_class": "service.ops.gunicorn.NoAccessLogger",
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         # gunicorn's own lines (master and workers) in the service's format: JSON when SHOPGUIDE_LOG_FORMAT=json.
         "logconfig_dict": gunicorn_logconfig(settings, bind),
         **control_socket_option(settings, bind),
     }
+
+
+try:
+    from gunicorn.glogging import Logger as _GunicornLogger
+except ImportError:  # pragma: no cover - gunicorn is a dependency
+    _GunicornLogger = object  # type: ignore[assignment,misc]
+
+
+class NoAccessLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
+    """gunicorn's logger without its access line: shopguide's own JSON one (``service.ops.access_log``) is
+    the only one, and it writes the route, never the path with its raw ids, nor the query string."""
+
+    @property
+    def access_log_enabled(self) -> bool:  # gunicorn 24+: the workers skip building the line at all
+        return False
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        return None
 
 
 def control_socket_option(settings: Settings, bind: str) -> dict[str, Any]:
