@@ -16,6 +16,7 @@ import redis
 from service.chat.answers import _data_numbers
 from service.events.keys import UserKeys
 from service.retrieve.filters import fold, passes
+from service.settings import load_settings
 from service.validate.recommend import Filters
 from tests.support.openai_upstream import reply, reply_fn, status
 from tests.support.picks import pick_first_k, prompt_candidates
@@ -412,8 +413,7 @@ def test_a_turn_in_flight_while_its_conversation_is_deleted_does_not_save_it(mak
 
 
 def test_a_small_models_reason_that_names_nothing_of_its_pick_is_replaced(make_app, upstream, demo_catalog):
-    """A provider set to the compact prompt (a small model) is held to its products' words or the shopper's
-    (a conversation sends it the full prompt: there is no compact form of a turn)."""
+    """A provider set to the compact prompt (a small model) is held to its products' words or the shopper's."""
 
     def small_model(body):
         ids = [c["id"] for c in prompt_candidates(body)]
@@ -428,3 +428,33 @@ def test_a_small_models_reason_that_names_nothing_of_its_pick_is_replaced(make_a
     assert answer["provider"] == "tiny" and first["source"] == second["source"] == "llm"
     assert first["reason"] != "Lovely nice choice today." and demo_catalog.get(first["id"]).brand in first["reason"]
     assert second["reason"] == "Warm for winter walks."
+
+
+def test_a_small_model_gets_each_turn_in_the_compact_form_with_the_conversations_constraints(
+    make_app, upstream, demo_catalog
+):
+    """A conversation turn asked of a compact provider is the recommendation's compact form: the message as the
+    request, what earlier turns said carried as filters (no transcript), the top candidates only, and a grammar
+    that admits only their ids."""
+    upstream.default(reply_fn(pick_first_k))
+    app = make_app(redis_url=REDIS_URL, providers="tiny",
+                   extra_providers={"tiny": {"base_url": upstream.base_url, "model": "tiny", "prompt_style": "compact"}})
+    talk = Conversation(app, k=3)
+    first = talk.say("noise cancelling headphones under $200")
+    second = talk.say("not Hushwave")
+    assert first["provider"] == second["provider"] == "tiny"
+    assert_turn(demo_catalog, second)
+    assert second["items"] and all(demo_catalog.get(i["id"]).brand != "Hushwave" for i in second["items"])
+    body = upstream.chat_requests[-1].body
+    system, user = (m["content"] for m in body["messages"])
+    assert "Pick the candidate products" in system  # prompts/recommend_compact, not prompts/chat
+    assert "<conversation>" not in user and "noise cancelling" not in user  # the first turn only as constraints
+    assert "<shopper_request>\nnot Hushwave" in user.replace('"', "")
+    filters = json.loads(re.search(r"<filters>\n(.*?)\n</filters>", user, re.S).group(1))
+    assert filters["price_max"] == 200 and filters["exclude_brands"] == ["Hushwave"]
+    candidates = [c["id"] for c in prompt_candidates(body)]
+    assert 0 < len(candidates) <= load_settings().local_candidates
+    assert all(demo_catalog.get(c).brand != "Hushwave" for c in candidates)
+    grammar = body["response_format"]["json_schema"]["schema"]
+    assert grammar["$defs"]["Pick"]["properties"]["id"]["enum"] == candidates
+    assert body["temperature"] == load_settings().local_temperature  # the local model's decoding

@@ -8,6 +8,7 @@ for ``/v1/recommend``: ``understood`` first, then the answer as the model writes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import threading
@@ -40,6 +41,7 @@ from service.pipeline.ask import Asker, Usage
 from service.pipeline.flow import Flow, Outcome
 from service.prompt.facts import active_filters, prompt_facts
 from service.prompt.language import answer_language, is_chinese, language_name
+from service.prompt.recommend import compact_request
 from service.prompt.render import PromptRenderer
 from service.provider.base import ChatRequest
 from service.provider.chain import AllProvidersFailed, ProviderChain
@@ -555,11 +557,13 @@ class ChatPipeline:
         return Outcome(payload, (time.monotonic() - started) * 1000, cacheable=False, usage=usage)
 
     def _chat(self, request: ChatTurnRequest, session: Session, plan: Plan, language: str, deadline: float, k: int) -> ChatRequest:
+        message = self._redactor.redact(request.message)
+        constraints = active_filters(plan.filters, plan.constraints.understood()) | _extra(plan.constraints)
         rendered = self._renderer.render(
             ENDPOINT,
             conversation=self._history(session),
-            message=self._redactor.redact(request.message),
-            constraints=active_filters(plan.filters, plan.constraints.understood()) | _extra(plan.constraints),
+            message=message,
+            constraints=constraints,
             referred=[p.title for p in (self._catalog.get(pid) for pid in plan.referred) if p is not None],
             candidates=[prompt_facts(c) for c in plan.candidates],
             k=k,
@@ -574,6 +578,23 @@ class ChatPipeline:
             temperature=self._settings.temperature,
             max_tokens=self._settings.max_tokens,
             endpoint="recommend",  # the same model as recommendations (SHOPGUIDE_RECOMMEND_MODEL)
+            # A small model gets the recommendation's compact form: this message as the request, the constraints
+            # the conversation built as its filters (they carry what earlier turns said), the top candidates.
+            compact=functools.partial(
+                compact_request,
+                self._settings,
+                self._renderer,
+                self._schema,
+                query=message,
+                candidates=plan.candidates,
+                k=k,
+                language=language,
+                filters=constraints,
+                history=[],
+                endpoint="recommend",
+            )
+            if self._chain.wants_compact
+            else None,
         )
 
     def _history(self, session: Session) -> list[dict[str, str]]:

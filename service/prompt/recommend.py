@@ -124,30 +124,59 @@ class RecommendPrompts:
         return facts
 
     def _compact(self, shortlist: Shortlist) -> ChatRequest:
-        """The request for a small local model: the top candidates, terse facts, fewer picks, greedy decoding.
-
-        Picks it does not make are filled from retrieval order, as for any model that picks fewer than k.
-        """
-        few = shortlist.candidates[: self._settings.local_candidates]
-        k = max(1, min(shortlist.request.k, self._settings.local_max_picks, len(few)))
-        rendered = self._renderer.render(
-            COMPACT,
+        return compact_request(
+            self._settings,
+            self._renderer,
+            self._schema,
             query=self._redactor.redact(shortlist.request.query) if shortlist.request.query else None,
-            k=k,
-            language_name=language_name(shortlist.language),
-            candidates=[compact_facts(c) for c in few],
+            candidates=shortlist.candidates,
+            k=shortlist.request.k,
+            language=shortlist.language,
             filters=active_filters(shortlist.filters, shortlist.understood),
             history=[h["title"] for h in shortlist.history[:_COMPACT_HISTORY]],
-        )
-        return ChatRequest(
-            messages=rendered.messages,
-            schema_name=RECOMMEND_SCHEMA_NAME,
-            schema=self._schema,
-            grammar_schema=recommend_grammar_schema(
-                [c.product.id for c in few], k, reason_max_chars=LOCAL_REASON_CHARS, summary_max_chars=LOCAL_SUMMARY_CHARS
-            ),
-            deadline=0.0,  # replaced by the caller's deadline in ChatRequest.for_small_model
-            temperature=self._settings.local_temperature,
-            max_tokens=self._settings.local_max_new_tokens,
             endpoint=ENDPOINT,
         )
+
+
+def compact_request(
+    settings: Settings,
+    renderer: PromptRenderer,
+    schema: dict,
+    *,
+    query: str | None,
+    candidates: list[Candidate],
+    k: int,
+    language: str,
+    filters: dict,
+    history: list[str],
+    endpoint: str,
+) -> ChatRequest:
+    """The request for a small local model (a recommendation, a conversation turn): the top candidates, terse
+    facts, fewer picks, greedy decoding, and a grammar that admits only those candidates' ids.
+
+    ``query`` is already masked. Picks it does not make are filled from retrieval order, as for any model that
+    picks fewer than k.
+    """
+    few = candidates[: settings.local_candidates]
+    k = max(1, min(k, settings.local_max_picks, len(few)))
+    rendered = renderer.render(
+        COMPACT,
+        query=query,
+        k=k,
+        language_name=language_name(language),
+        candidates=[compact_facts(c) for c in few],
+        filters=filters,
+        history=history,
+    )
+    return ChatRequest(
+        messages=rendered.messages,
+        schema_name=RECOMMEND_SCHEMA_NAME,
+        schema=schema,
+        grammar_schema=recommend_grammar_schema(
+            [c.product.id for c in few], k, reason_max_chars=LOCAL_REASON_CHARS, summary_max_chars=LOCAL_SUMMARY_CHARS
+        ),
+        deadline=0.0,  # replaced by the caller's deadline in ChatRequest.for_small_model
+        temperature=settings.local_temperature,
+        max_tokens=settings.local_max_new_tokens,
+        endpoint=endpoint,
+    )
