@@ -84,6 +84,25 @@ def test_stop_ends_the_child_and_removes_the_state(supervised) -> None:
     assert supervisor.restarts == 0
 
 
+def test_a_forked_worker_stopping_leaves_the_masters_child_alone(supervised) -> None:
+    """gunicorn's workers are forks of the supervising process and leave through serve()'s finally: stop()."""
+    supervisor, state = supervised
+    assert supervisor.wait_ready(20)
+    pid = supervisor.pid
+    worker = os.fork()
+    if worker == 0:  # the "worker": stop, then exit as gunicorn's workers do
+        try:
+            supervisor.stop(timeout_s=2)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(worker, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    os.kill(pid, 0)  # still running
+    assert supervisor.pid == pid and supervisor.restarts == 0 and supervisor.state == "ready"
+    assert json.loads(state.read_text())["pid"] == pid
+    assert httpx.get(f"{supervisor.url}/healthz").status_code == 200
+
+
 def test_serve_supervises_only_when_local_is_in_the_chain_without_a_url() -> None:
     assert wants_model_server(load_settings(providers="local"))
     assert not wants_model_server(load_settings(providers="local", local_url="http://127.0.0.1:8002"))

@@ -70,6 +70,7 @@ class Supervisor:
         self._thread: threading.Thread | None = None
         self._client: httpx.Client | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._owner = os.getpid()  # gunicorn's workers are forks of this process: only this one owns the child
         self.state: State = "starting"
         self.restarts = 0
         self.last_exit: int | None = None
@@ -90,7 +91,14 @@ class Supervisor:
         return self._ready.wait(timeout_s)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Terminate the child (SIGTERM, then SIGKILL) and stop watching."""
+        """Terminate the child (SIGTERM, then SIGKILL) and stop watching; in any other process, nothing.
+
+        A gunicorn worker leaves by unwinding through ``serve()``'s stack, forked from the master's: its
+        ``stop()`` used to terminate the model server (which the master's watcher then restarted) and remove
+        the state file, on every worker exit, and held shutdown for 15 s waiting on a process not its child.
+        """
+        if os.getpid() != self._owner:
+            return
         self._stopping.set()
         process = self._process
         if process is not None and process.poll() is None:
