@@ -248,22 +248,26 @@ def ask(url: str, built: BuiltCase, schema: dict[str, Any], max_tokens: int, pid
 
 
 def answer_quality(text: str, built: BuiltCase) -> dict[str, int]:
-    """What the pipeline can use of a valid answer: reasons fit to show (the pipeline's own checks for a small
-    model's answer: prose, and grounded in the product's data or the request; the others are replaced by fact
+    """What the pipeline can use of a valid answer: reasons fit to show (``reconcile`` as the pipeline runs it on
+    a small model's answer, grounded in the product's data or the request; the others are replaced by fact
     reasons) and distinct picks (a repeated id is dropped and filled from retrieval)."""
-    from service.output.prose import grounded, usable
-    from service.output.sanitize import own_data
+    from service.output.reconcile import reconcile
+    from service.output.sanitize import ProseSanitizer
+    from service.output.schema import RecommendOutput
+    from service.retrieve.base import Candidate
+    from service.validate.recommend import Filters
 
     products = _demo_products()
-    items = json.loads(text)["items"]
-
-    def kept(item: dict[str, Any]) -> bool:
-        product = products.get(item["id"])
-        sources = [*own_data(product), product.category, built.case.query] if product else [built.case.query]
-        return usable(item["reason"], built.case.language, built.candidate_ids) and grounded(item["reason"], sources)
-
-    return {"picks": len(items), "distinct_ids": len({item["id"] for item in items}),
-            "usable_reasons": sum(kept(item) for item in items)}
+    output = RecommendOutput.model_validate_json(text)
+    candidates = [Candidate(products[pid], 1.0) for pid in built.candidate_ids if pid in products]
+    picks = len(output.items)
+    fixed = reconcile(output, candidates, picks, Filters(), built.case.language, ProseSanitizer(), [built.case.query])
+    from_model = [item for item in fixed.items if item.source == "llm"]
+    said = {pick.id: pick.reason for pick in output.items}
+    return {"picks": picks, "distinct_ids": len({item.id for item in output.items}),
+            "usable_reasons": len(from_model) - fixed.replaced_reasons,
+            # the model's reason and whether it was shown (printed per request, for reading what was replaced)
+            "reasons": [[said[item.id], item.reason == said[item.id]] for item in from_model]}
 
 
 @functools.cache
