@@ -448,10 +448,13 @@ def test_a_small_model_gets_each_turn_in_the_compact_form_with_the_conversations
     body = upstream.chat_requests[-1].body
     system, user = (m["content"] for m in body["messages"])
     assert "Pick the candidate products" in system  # prompts/recommend_compact, not prompts/chat
-    assert "<conversation>" not in user and "noise cancelling" not in user  # the first turn only as constraints
-    assert "<shopper_request>\nnot Hushwave" in user.replace('"', "")
+    request = re.search(r"<shopper_request>\n(.*?)\n</shopper_request>", user, re.S).group(1)
+    assert "<conversation>" not in user and json.loads(request) == "not Hushwave"  # this turn's words only
     filters = json.loads(re.search(r"<filters>\n(.*?)\n</filters>", user, re.S).group(1))
     assert filters["price_max"] == 200 and filters["exclude_brands"] == ["Hushwave"]
+    assert filters["looking_for"] == ["noise cancelling headphones"]  # the earlier turn's words, as constraints
+    chat = app.extensions["shopguide"].chat
+    assert second["prompt_version"] == chat.compact_version != chat.prompt_version  # the prompt it was sent
     candidates = [c["id"] for c in prompt_candidates(body)]
     assert 0 < len(candidates) <= load_settings().local_candidates
     assert all(demo_catalog.get(c).brand != "Hushwave" for c in candidates)

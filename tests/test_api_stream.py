@@ -194,3 +194,23 @@ def test_streamed_items_say_what_personalized_them(paced, demo_catalog):
         assert (streamed[item["id"]]["personalized"], streamed[item["id"]]["because"]) == (
             item["personalized"], item["because"])
     assert any(item["personalized"] for item in got.done["items"])
+
+
+@pytest.mark.parametrize(("path", "body"), [("/v1/chat", {"message": "降噪耳机", "k": 3}),
+                                            ("/v1/recommend", {"query": "降噪耳机", "k": 3})])
+def test_a_small_models_compact_form_streams_and_a_client_that_leaves_stops_it(make_app, upstream, path, body):
+    """A provider set to the compact prompt is sent the compact form streamed, so a client that leaves stops
+    the generation (a model server on a CPU would otherwise run to the deadline for nobody)."""
+    upstream.default(reply_fn(pick_first_k))
+    upstream.set_stream(ttft_s=0.1, tokens_per_s=20)
+    app = make_app(redis_url=REDIS_URL, cache_ttl_s=0, providers="tiny",
+                   extra_providers={"tiny": {"base_url": upstream.base_url, "model": "tiny", "prompt_style": "compact"}})
+    with serve(app) as base:
+        got = sse_stream(base, path, body, stop_after="item")
+        assert got.names()[-1] == "item"
+        wait_for(lambda: upstream.streams and upstream.streams[-1].outcome != "streaming", timeout_s=5)
+    sent = upstream.chat_requests[-1]
+    assert sent.stream and "Pick the candidate products" in sent.messages[0]["content"]  # the compact form
+    record = upstream.streams[-1]
+    assert record.outcome == "client_closed" and record.sent < record.total
+    assert upstream.calls == 1

@@ -41,7 +41,7 @@ from service.pipeline.ask import Asker, Usage
 from service.pipeline.flow import Flow, Outcome
 from service.prompt.facts import active_filters, prompt_facts
 from service.prompt.language import answer_language, is_chinese, language_name
-from service.prompt.recommend import compact_request
+from service.prompt.recommend import COMPACT, compact_request
 from service.prompt.render import PromptRenderer
 from service.provider.base import ChatRequest
 from service.provider.chain import AllProvidersFailed, ProviderChain
@@ -129,6 +129,7 @@ class ChatPipeline:
         self._schema = recommend_schema()
         self._currency = catalog.price_currency()
         self.prompt_version = renderer.version(ENDPOINT)
+        self.compact_version = renderer.version(COMPACT) if chain.wants_compact else None
         # the grounding facts of a product are built once (products are immutable; ~10 ms each)
         self._facts_cache: LRUCache[str, ProductFacts] = LRUCache(maxsize=4096)
         self._facts_lock = threading.Lock()
@@ -519,6 +520,7 @@ class ChatPipeline:
             fallback_from=asked.failed,
             invalid_ids=fixed.invalid_ids,
             comparison=comparison,
+            prompt_version=self.compact_version if asked.completion.prompt_style == "compact" else None,
         )
         return Outcome(payload, (time.monotonic() - started) * 1000, cacheable=False, usage=usage)
 
@@ -579,7 +581,8 @@ class ChatPipeline:
             max_tokens=self._settings.max_tokens,
             endpoint="recommend",  # the same model as recommendations (SHOPGUIDE_RECOMMEND_MODEL)
             # A small model gets the recommendation's compact form: this message as the request, the constraints
-            # the conversation built as its filters (they carry what earlier turns said), the top candidates.
+            # the conversation built as its filters (with what the shopper is looking for, in the masked words of
+            # earlier turns), the top candidates.
             compact=functools.partial(
                 compact_request,
                 self._settings,
@@ -589,7 +592,7 @@ class ChatPipeline:
                 candidates=plan.candidates,
                 k=k,
                 language=language,
-                filters=constraints,
+                filters=constraints | ({"looking_for": plan.constraints.topic} if plan.constraints.topic else {}),
                 history=[],
                 endpoint="recommend",
             )
@@ -621,6 +624,7 @@ class ChatPipeline:
         fallback_from: list[str] | None = None,
         invalid_ids: int = 0,
         comparison: list[dict[str, Any]] | None = None,
+        prompt_version: str | None = None,
     ) -> dict[str, Any]:
         return {
             "items": items,
@@ -629,7 +633,7 @@ class ChatPipeline:
             "model": model,
             "degraded": degraded,
             "cached": False,
-            "prompt_version": self.prompt_version,
+            "prompt_version": prompt_version or self.prompt_version,  # the compact form's for a small model
             "fallback_from": fallback_from or [],
             "invalid_ids_dropped": invalid_ids,
             "comparison": comparison,

@@ -74,10 +74,10 @@ class ChatRequest:
         return self.deadline - time.monotonic()
 
     def for_small_model(self) -> ChatRequest:
-        """The compact form when the caller provided one (with this request's deadline), else this request."""
+        """The compact form when the caller provided one (with this request's deadline and stream), else this request."""
         if self.compact is None:
             return self
-        return dataclasses.replace(self.compact(), deadline=self.deadline, compact=None)
+        return dataclasses.replace(self.compact(), deadline=self.deadline, stream=self.stream, compact=None)
 
     def follow_up(self, previous: str, message: str, *, previous_chars: int = 4000) -> ChatRequest:
         """This conversation continued with the model's previous reply and a new user message (re-ask, regenerate),
