@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.support.openai_upstream import cut_after, error_after, malformed_after, reply_fn, status, stream
-from tests.support.picks import pick_first_k
+from tests.support.picks import pick_first_k, prompt_candidates
 from tests.support.redis_db import REDIS_URL
 from tests.support.sse import SSE, serve
 from tests.support.sse import stream as sse_stream
@@ -214,3 +214,31 @@ def test_a_small_models_compact_form_streams_and_a_client_that_leaves_stops_it(m
     record = upstream.streams[-1]
     assert record.outcome == "client_closed" and record.sent < record.total
     assert upstream.calls == 1
+
+
+@pytest.mark.parametrize(("path", "body"), [("/v1/chat", {"message": "a warm down jacket for winter", "k": 2}),
+                                            ("/v1/recommend", {"query": "a warm down jacket for winter", "k": 2})])
+def test_a_small_models_reasons_stream_whole_and_only_those_the_answer_keeps(make_app, upstream, demo_catalog, path, body):
+    """Of a small model's streamed answer, a reason goes out whole and only when the final answer keeps it; one
+    it replaces (a date, as the packaged model writes) never streams, and its replacement goes out before done."""
+
+    def small_model(request):
+        ids = [c["id"] for c in prompt_candidates(request)]
+        return {"items": [{"id": ids[0], "reason": "Warm down for winter walks."}, {"id": ids[1], "reason": "2022-01-01"}]}
+
+    upstream.default(reply_fn(small_model))
+    upstream.set_stream(ttft_s=0.05, tokens_per_s=400)
+    app = make_app(redis_url=REDIS_URL, cache_ttl_s=0, providers="tiny",
+                   extra_providers={"tiny": {"base_url": upstream.base_url, "model": "tiny", "prompt_style": "compact"}})
+    with serve(app) as base:
+        got = sse_stream(base, path, body)
+    assert_well_formed(got, demo_catalog)
+    assert upstream.chat_requests[-1].stream and "restart" not in got.names()
+    first, second = got.done["items"]
+    assert first["reason"] == "Warm down for winter walks." and first["source"] == second["source"] == "llm"
+    assert second["reason"] != "2022-01-01" and demo_catalog.get(second["id"]).brand in second["reason"]
+    reasons = got.of("reason")
+    assert not any("2022" in r["delta"] for r in reasons)
+    assert [r for r in reasons if r["id"] == first["id"]] == [{"id": first["id"], "delta": first["reason"]}]  # whole
+    assert "".join(r["delta"] for r in reasons if r["id"] == second["id"]) == second["reason"]
+    assert got.names().index("item") < min(i for i, n in enumerate(got.names()) if n == "reason")

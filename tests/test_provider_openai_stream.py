@@ -22,7 +22,7 @@ class Sink:
         self.cancelled = False
         self.closer = None
 
-    def begin(self):
+    def begin(self, *, compact=False):
         self.attempts += 1
         self.pieces = []
 

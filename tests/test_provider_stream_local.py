@@ -23,7 +23,7 @@ class Sink:
         self.pieces: list[str] = []
         self.first_at: float | None = None
 
-    def begin(self) -> None:
+    def begin(self, *, compact: bool = False) -> None:
         self.pieces = []
 
     def delta(self, text: str) -> None:

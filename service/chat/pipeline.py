@@ -33,7 +33,7 @@ from service.ops.privacy import Redactor
 from service.ops.trace import RequestTrace
 from service.output.explain import fact_summary, format_price
 from service.output.prose import usable
-from service.output.reconcile import candidate_item, reconcile
+from service.output.reconcile import ReasonCheck, candidate_item, reconcile
 from service.output.sanitize import ProseSanitizer, own_data
 from service.output.schema import RECOMMEND_SCHEMA_NAME, RecommendOutput, recommend_schema
 from service.personalize.step import Personalizer
@@ -477,6 +477,7 @@ class ChatPipeline:
                 clean=lambda value, pid: self._sanitizer.text(
                     value, own_data(by_id[pid].product) if pid in by_id else [t for c in plan.candidates for t in own_data(c.product)]
                 ),
+                keep=ReasonCheck(plan.candidates, language, [request.message, *plan.constraints.topic]),  # a small model's
             )
             chat = dataclasses.replace(chat, stream=stream)
         try:
@@ -496,7 +497,7 @@ class ChatPipeline:
         if asked.value is None:
             return self._degraded(plan, language, started, failed=asked.failed, usage=usage)
         if stream is not None:
-            stream.settle(asked.completion.text)
+            stream.settle(asked.completion.text, compact=asked.completion.prompt_style == "compact")
         output = asked.value
         # a small model's reasons must name something of their product or of the shopper's words (prose.grounded)
         small = self._chain.wants_compact_from(asked.completion.provider)

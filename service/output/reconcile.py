@@ -68,6 +68,30 @@ def _names_another_brand(reason: str, candidate: Candidate, brands: set[str]) ->
     return any(brand not in own and re.search(rf"(?<!\w){re.escape(brand)}(?!\w)", reason) for brand in named)
 
 
+class ReasonCheck:
+    """Whether a model's reason for a candidate may be shown, as :func:`reconcile` judges it: usable prose
+    (:mod:`service.output.prose`) naming no other candidate's brand, and for a small model's answer
+    (``grounding`` given: the shopper's words) sharing a term other than its brand with its product's data,
+    its category or those words. Also what a stream asks of a small model's reason before sending it."""
+
+    def __init__(self, candidates: list[Candidate], language: str, grounding: list[str] | None = None) -> None:
+        self._by_id = {c.product.id: c for c in candidates}
+        self._brands = {b for c in candidates if len(b := c.product.brand.strip()) >= 3 and _LATIN_WORD.fullmatch(b)}
+        self._language = language
+        self._grounding = grounding
+
+    def __call__(self, reason: str, product_id: str) -> bool:
+        candidate = self._by_id.get(product_id)
+        if candidate is None:
+            return False
+        if not usable(reason, self._language, self._by_id) or _names_another_brand(reason, candidate, self._brands):
+            return False
+        if self._grounding is None:
+            return True
+        product = candidate.product
+        return grounded(reason, [*own_data(product), product.category, *self._grounding], name=product.brand or "")
+
+
 def reconcile(
     output: RecommendOutput | None,
     candidates: list[Candidate],
@@ -87,7 +111,7 @@ def reconcile(
     with its product's data, its category or those texts (:func:`service.output.prose.grounded`).
     """
     by_id = {c.product.id: c for c in candidates}
-    brands = {b for c in candidates if len(b := c.product.brand.strip()) >= 3 and _LATIN_WORD.fullmatch(b)}
+    shown = ReasonCheck(candidates, language, grounding)
     items: list[RecommendedItem] = []
     seen: set[str] = set()
     invalid = duplicates = replaced = 0
@@ -106,12 +130,7 @@ def reconcile(
         reason = _clip(pick.reason)
         if sanitizer is not None:
             reason = sanitizer.text(reason, own_data(candidate.product))
-        if (
-            not usable(reason, language, by_id)
-            or _names_another_brand(reason, candidate, brands)
-            or (grounding is not None and not grounded(reason, [*own_data(candidate.product), candidate.product.category,
-                                                                *grounding], name=candidate.product.brand or ""))
-        ):
+        if not shown(reason, product_id):
             reason = fact_reason(candidate, filters, language)
             replaced += 1
         items.append(_item(candidate, reason, "llm"))

@@ -32,7 +32,7 @@ from service.ops.privacy import Redactor
 from service.ops.trace import RequestTrace
 from service.output.explain import fact_summary
 from service.output.prose import usable
-from service.output.reconcile import candidate_item, reconcile
+from service.output.reconcile import ReasonCheck, candidate_item, reconcile
 from service.output.sanitize import ProseSanitizer, own_data
 from service.output.schema import RecommendOutput
 from service.personalize.contract import Signals
@@ -229,6 +229,7 @@ class RecommendPipeline:
                 lambda pid: annotate([candidate_item(by_id[pid]).model_dump()], signals)[0] if pid in by_id else None,
                 k,
                 clean=functools.partial(self._clean_streamed, by_id, stream),
+                keep=ReasonCheck(shortlist.candidates, language, [shortlist.request.query or ""]),  # a small model's
             )
             chat = dataclasses.replace(chat, stream=stream)
         try:
@@ -247,7 +248,8 @@ class RecommendPipeline:
         if asked.value is None:
             return self._degraded(shortlist, started, failed=asked.failed, usage=usage)
         if stream is not None:
-            stream.settle(asked.completion.text)  # a provider that did not stream: its answer goes out now
+            # a provider that did not stream: its answer goes out now
+            stream.settle(asked.completion.text, compact=asked.completion.prompt_style == "compact")
         payload = self._checked(asked.value, asked.completion, asked.failed, shortlist)
         return Outcome(payload, (time.monotonic() - started) * 1000, cacheable=True, usage=usage)
 

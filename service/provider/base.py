@@ -34,8 +34,9 @@ class StreamSink(Protocol):
     @property
     def cancelled(self) -> bool: ...
 
-    def begin(self) -> None:
-        """A new attempt starts: whatever was streamed before it no longer counts."""
+    def begin(self, *, compact: bool = False) -> None:
+        """A new attempt starts: whatever was streamed before it no longer counts. ``compact``: the attempt is a
+        small model's answer to the compact form (its prose is judged whole before any of it is shown)."""
         ...
 
     def delta(self, text: str) -> None: ...

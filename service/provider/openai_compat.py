@@ -264,7 +264,7 @@ class OpenAIProvider:
                 timeout = min(self._timeout_s, request.remaining())
                 if timeout <= 0:
                     raise ProviderUnavailable("deadline passed before the upstream call", provider=self.name)
-                sink.begin()
+                sink.begin(compact=style == "compact")
                 result = self._stream_once(request, body, timeout, model, sink)
         text, answered_model, usage, upstream_id = result
         if not text:

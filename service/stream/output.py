@@ -8,6 +8,10 @@ Reasons and the summary/reply go out as deltas, a sentence at a time, each clean
 prose is (:mod:`service.output.sanitize`: a sentence with a link or a phone number of the model's making is
 never sent). The final ``done`` event still carries the whole
 answer, validated as a non-streamed one; what it says wins (a reason found unusable is replaced there).
+
+A small model's answer (an attempt begun ``compact``) streams its items as they come, but each reason only
+once it is whole and passes the check the final answer applies (``bind(keep=...)``: most of what a 135M model
+writes is replaced there); a reason held back goes out before ``done`` as the answer's own (from the facts).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from service.stream.events import Events
 ItemFor = Callable[[str], "dict[str, Any] | None"]  # the item for a candidate id (reason empty), None if not one
 # How model prose is cleaned before it is shown (service.output.sanitize): (text, the item id or None) -> text
 Clean = Callable[[str, "str | None"], str]
+# Whether a small model's whole reason for a pick may be shown: (cleaned reason, item id) -> bool
+Keep = Callable[[str, str], bool]
 # A sentence ends at CJK or Latin final punctuation (Latin "." only before a space) or a line break.
 _BOUNDARY = re.compile(r"[。！？!?；;\n]|\.(?=\s)")
 
@@ -45,21 +51,27 @@ class OutputStream:
         self._text_event = text_event
         self._stream_text = True
         self._clean: Clean = lambda value, _pid: value
+        self._keep: Keep | None = None
+        self._compact = False
         self._reset()
 
     def understood(self, constraints: dict[str, Any]) -> None:
         """The first event: the constraints the answer honours."""
         self._events.emit("understood", constraints)
 
-    def bind(self, item_for: ItemFor, k: int, *, text: bool = True, clean: Clean | None = None) -> None:
+    def bind(
+        self, item_for: ItemFor, k: int, *, text: bool = True, clean: Clean | None = None, keep: Keep | None = None
+    ) -> None:
         """What streamed ids may be: ``item_for(id)`` is the item of a valid candidate (None otherwise), at most ``k``.
 
         ``text=False``: the model's text is not streamed (the answer's text is decided once it is whole, e.g. a
-        comparison held to the products' data); it goes out in one piece before ``done``."""
+        comparison held to the products' data); it goes out in one piece before ``done``. ``keep``: whether a
+        small model's whole reason may be shown (none is shown of a compact attempt without it)."""
         self._item_for = item_for
         self._k = k
         self._stream_text = text
         self._clean = clean or (lambda value, _pid: value)
+        self._keep = keep
 
     def _reset(self) -> None:
         self._buf = ""
@@ -67,6 +79,7 @@ class OutputStream:
         self._broken = False
         self._picks: list[str | None] = []  # per pick position: the id streamed for it, or None (not sent)
         self._reasons: dict[str, str] = {}
+        self._judged: set[str] = set()  # a small model's reasons already judged whole
         self._summary = ""
         self.emitted: list[str] = []
 
@@ -78,10 +91,11 @@ class OutputStream:
     def on_cancel(self, closer: Callable[[], None] | None) -> None:
         self._events.on_cancel(closer)
 
-    def begin(self) -> None:
+    def begin(self, *, compact: bool = False) -> None:
         if self._buf:
             self._events.emit("restart", {"reason": "the answer is being generated again"})
         self._reset()
+        self._compact = compact
 
     def delta(self, text: str) -> None:
         self._buf += text
@@ -103,11 +117,12 @@ class OutputStream:
             self._text(partial.get("summary"), complete="summary" in complete)
 
     # -- for the pipeline ----------------------------------------------------------------------
-    def settle(self, text: str) -> None:
+    def settle(self, text: str, *, compact: bool = False) -> None:
         """The whole answer text, once known: fed at once when it was not what streamed (a provider that does
-        not stream, or a re-ask), so its items and text are still sent before ``done``."""
+        not stream, or a re-ask), so its items and text are still sent before ``done``. ``compact``: it is a
+        small model's answer (see :meth:`begin`)."""
         if text != self._buf:
-            self.begin()
+            self.begin(compact=compact)
             self.delta(text)
 
     def finish(self, items: list[dict[str, Any]], text: str) -> None:
@@ -118,6 +133,11 @@ class OutputStream:
         if ids[: len(self.emitted)] != self.emitted:
             self.begin() if self._buf else self._events.emit("restart", {"reason": "the answer changed"})
             self._reset()
+        for item in items[: len(self.emitted)]:  # streamed items: the rest of their reason (all of a held one)
+            sent, final = self._reasons.get(item["id"], ""), item.get("reason") or ""
+            if len(final) > len(sent) and final.startswith(sent):
+                self._events.emit("reason", {"id": item["id"], "delta": final[len(sent) :]})
+                self._reasons[item["id"]] = final
         for item in items[len(self.emitted) :]:
             self._events.emit("item", item)
             self.emitted.append(item["id"])
@@ -143,7 +163,16 @@ class OutputStream:
             reason = partial[position].get("reason")
             if isinstance(reason, str):
                 sent = self._reasons.get(pid, "")
-                ready = self._ready(reason, pid, complete=position < len(complete) and "reason" in complete[position])
+                whole = position < len(complete) and "reason" in complete[position]
+                if self._compact:  # a small model's reason: whole, and only if the answer will keep it
+                    if not whole or pid in self._judged:
+                        continue
+                    self._judged.add(pid)
+                    ready = self._ready(reason, pid, complete=True)
+                    if self._keep is None or not self._keep(ready, pid):
+                        continue
+                else:
+                    ready = self._ready(reason, pid, complete=whole)
                 if len(ready) > len(sent) and ready.startswith(sent):
                     self._events.emit("reason", {"id": pid, "delta": ready[len(sent) :]})
                     self._reasons[pid] = ready
