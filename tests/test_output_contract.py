@@ -145,6 +145,7 @@ def test_format_price():
         ("素衡 男士石石石石石", "zh"),  # short, so no compression ratio: one character stuttering (the packaged model)
         ("Sooooo warm and light", "en"),
         ("美良良美良美良良", "zh"),  # two characters in turn
+        ("跃动跑步飞机跑步飞机", "zh"),  # a phrase said twice (the packaged model)
     ],
 )
 def test_unusable_reasons_are_replaced_by_facts_and_counted(reason, language):
@@ -167,6 +168,7 @@ def test_unusable_reasons_are_replaced_by_facts_and_counted(reason, language):
         ("Northpeak's warmest jacket.", "en"),  # its own brand may be named
         ("Takes AAAA batteries, fits XXXXL.", "en"),  # Latin capitals repeat in sizes and grades
         ("AAAA级景区同款，轻便保暖。", "zh"),
+        ("暖暖的鹅绒，穿上暖和暖和。", "zh"),  # Chinese doubles short words
     ],
 )
 def test_ordinary_reasons_are_kept(reason, language):

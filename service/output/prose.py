@@ -21,6 +21,9 @@ _MIN_CHARS_FOR_RATIO = 40
 # A short text can still loop: the packaged 135M model answered "素衡 男士石石石石石". One letter four times
 # running is not prose, except digits ("10000mAh") and Latin capitals (sizes and grades: XXXXL, AAAA batteries).
 _STUTTER = re.compile(r"([^\W\dA-Z_])\1{3,}")
+# A run of three or more Chinese characters said twice in a row ("跃动跑步飞机跑步飞机", the packaged model);
+# Chinese doubles one- and two-character words (暖暖, 暖和暖和), never longer ones.
+_CJK_REPEAT = re.compile(r"([\u3400-\u9fff]{3,})\1")
 
 
 # What counts as a shared term between a small model's reason and its product's data: two Han characters in a row,
@@ -61,7 +64,7 @@ def _script_fits(text: str, language: str) -> bool:
 
 def repetitive(text: str) -> bool:
     """True when ``text`` is mostly one phrase repeated."""
-    if _STUTTER.search(text):
+    if _STUTTER.search(text) or _CJK_REPEAT.search(text):
         return True
     raw = text.encode("utf-8")
     if len(text) < _MIN_CHARS_FOR_RATIO:
