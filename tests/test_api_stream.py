@@ -224,7 +224,8 @@ def test_a_small_models_reasons_stream_whole_and_only_those_the_answer_keeps(mak
 
     def small_model(request):
         ids = [c["id"] for c in prompt_candidates(request)]
-        return {"items": [{"id": ids[0], "reason": "Warm down for winter walks."}, {"id": ids[1], "reason": "2022-01-01"}]}
+        return {"items": [{"id": ids[0], "reason": "Warm down for winter walks. Light to carry."},
+                          {"id": ids[1], "reason": "2022-01-01"}]}
 
     upstream.default(reply_fn(small_model))
     upstream.set_stream(ttft_s=0.05, tokens_per_s=400)
@@ -235,7 +236,7 @@ def test_a_small_models_reasons_stream_whole_and_only_those_the_answer_keeps(mak
     assert_well_formed(got, demo_catalog)
     assert upstream.chat_requests[-1].stream and "restart" not in got.names()
     first, second = got.done["items"]
-    assert first["reason"] == "Warm down for winter walks." and first["source"] == second["source"] == "llm"
+    assert first["reason"] == "Warm down for winter walks. Light to carry." and first["source"] == second["source"] == "llm"
     assert second["reason"] != "2022-01-01" and demo_catalog.get(second["id"]).brand in second["reason"]
     reasons = got.of("reason")
     assert not any("2022" in r["delta"] for r in reasons)

@@ -145,7 +145,6 @@ def test_format_price():
         ("素衡 男士石石石石石", "zh"),  # short, so no compression ratio: one character stuttering (the packaged model)
         ("Sooooo warm and light", "en"),
         ("美良良美良美良良", "zh"),  # two characters in turn
-        ("跃动跑步飞机跑步飞机", "zh"),  # a phrase said twice (the packaged model)
     ],
 )
 def test_unusable_reasons_are_replaced_by_facts_and_counted(reason, language):
@@ -169,6 +168,7 @@ def test_unusable_reasons_are_replaced_by_facts_and_counted(reason, language):
         ("Takes AAAA batteries, fits XXXXL.", "en"),  # Latin capitals repeat in sizes and grades
         ("AAAA级景区同款，轻便保暖。", "zh"),
         ("暖暖的鹅绒，穿上暖和暖和。", "zh"),  # Chinese doubles short words
+        ("是不是是不是都想要一件？慢慢来慢慢来。", "zh"),  # and longer phrases: only small models are held to it
     ],
 )
 def test_ordinary_reasons_are_kept(reason, language):
@@ -185,6 +185,7 @@ def test_ordinary_reasons_are_kept(reason, language):
         ("Lovely nice choice today.", "en", False),
         ("羽绒服很暖和", "zh", True),  # the request's word
         ("702蓬松度", "zh", True),  # a number from its attributes
+        ("羽绒服很暖羽绒服很暖", "zh", False),  # shares a word, but says it twice in a row (跃动跑步飞机跑步飞机)
         ("Northpeak quality.", "en", False),  # its brand and nothing else of it (the packaged model: "Alder")
         ("Northpeak", "en", False),
         ("Northpeak down, light.", "en", True),  # its brand and a word of its title

@@ -117,3 +117,45 @@ def test_prose_streams_a_cleaned_sentence_at_a_time():
     reason = "".join(d["delta"] for n, d in got if n == "reason")
     assert reason == "Warm. Light." and "555" not in json.dumps(got)
     assert "".join(d["delta"] for n, d in got if n == "summary") == "One pick. Enjoy"
+
+
+def test_a_small_models_reasons_go_out_whole_and_only_as_the_answer_shows_them():
+    """An attempt begun compact (a small model): each reason is judged whole by ``keep`` (the answer's own
+    check, which clips and cleans it) and sent as it returns it, or not at all; ``finish`` then sends the answer's
+    reason for a held one, so each item's reason deltas add up to the final reason."""
+    events = Events()
+    out = OutputStream(events)
+    judged = []
+
+    def keep(raw, pid):
+        judged.append(pid)
+        return None if pid == "SG-1" else " ".join(raw.split())
+
+    out.bind(lambda pid: {"id": pid} if pid in CANDIDATES else None, 2, keep=keep)
+    text = json.dumps({"items": [{"id": "SG-2", "reason": "Light  and warm. Packs small."},
+                                 {"id": "SG-1", "reason": "2022-01-01"}]})
+    out.settle(text, compact=True)  # a provider that answered whole (the local model in process)
+    got = drain(events)
+    assert [n for n, _ in got] == ["item", "item", "reason"] and judged == ["SG-2", "SG-1"]  # each judged once
+    assert got[2][1] == {"id": "SG-2", "delta": "Light and warm. Packs small."}  # whole, as the answer has it
+    out.finish([{"id": "SG-2", "reason": "Light and warm. Packs small."}, {"id": "SG-1", "reason": "From the facts."}], "")
+    assert drain(events) == [("reason", {"id": "SG-1", "delta": "From the facts."})]
+
+
+def test_a_small_models_attempt_without_a_check_shows_no_reason_until_the_answer():
+    events = Events()
+    out = OutputStream(events)
+    out.bind(lambda pid: {"id": pid} if pid in CANDIDATES else None, 1)
+    out.begin(compact=True)
+    for piece in stream_tokens(json.dumps({"items": [{"id": "SG-3", "reason": "Good."}]})):
+        out.delta(piece)
+    assert [n for n, _ in drain(events)] == ["item"]
+
+
+def test_streamed_reasons_are_prefixes_of_the_answers_whitespace_collapsed_reason():
+    """The answer's reason has its whitespace collapsed (reconcile): a model's line breaks and double spaces
+    stream as the answer has them, so what streamed is how the final reason starts."""
+    raw = "Warm down.\n\nLight  to carry.   Packs   small. "
+    _out, got = fed(json.dumps({"items": [{"id": "SG-1", "reason": raw}]}), k=1)
+    streamed = "".join(d["delta"] for n, d in got if n == "reason")
+    assert streamed == " ".join(raw.split()) and sum(n == "reason" for n, _ in got) >= 2

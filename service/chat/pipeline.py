@@ -477,7 +477,7 @@ class ChatPipeline:
                 clean=lambda value, pid: self._sanitizer.text(
                     value, own_data(by_id[pid].product) if pid in by_id else [t for c in plan.candidates for t in own_data(c.product)]
                 ),
-                keep=ReasonCheck(plan.candidates, language, [request.message, *plan.constraints.topic]),  # a small model's
+                keep=ReasonCheck(plan.candidates, language, [request.message, *plan.constraints.topic], self._sanitizer),
             )
             chat = dataclasses.replace(chat, stream=stream)
         try:

@@ -21,8 +21,8 @@ _MIN_CHARS_FOR_RATIO = 40
 # A short text can still loop: the packaged 135M model answered "素衡 男士石石石石石". One letter four times
 # running is not prose, except digits ("10000mAh") and Latin capitals (sizes and grades: XXXXL, AAAA batteries).
 _STUTTER = re.compile(r"([^\W\dA-Z_])\1{3,}")
-# A run of three or more Chinese characters said twice in a row ("跃动跑步飞机跑步飞机", the packaged model);
-# Chinese doubles one- and two-character words (暖暖, 暖和暖和), never longer ones.
+# A run of three or more Chinese characters said twice in a row ("跃动跑步飞机跑步飞机", the packaged model).
+# Only small models are held to it: people double longer phrases too (是不是是不是, 慢慢来慢慢来).
 _CJK_REPEAT = re.compile(r"([\u3400-\u9fff]{3,})\1")
 
 
@@ -40,6 +40,12 @@ def _terms(text: str) -> set[str]:
     terms = {run[i : i + 2] for run in _HAN_RUN.findall(lowered) for i in range(len(run) - 1)}
     terms.update(t for t in _TERM.findall(HAN.sub(" ", lowered)) if t not in _FUNCTION_WORDS)
     return terms
+
+
+def says_twice(text: str) -> bool:
+    """True when ``text`` says a run of three or more Chinese characters twice in a row (a small model looping
+    in a short reason, below what :func:`repetitive` can tell from ordinary doubling)."""
+    return bool(_CJK_REPEAT.search(text))
 
 
 def grounded(text: str, sources: Collection[str], *, name: str = "") -> bool:
@@ -64,7 +70,7 @@ def _script_fits(text: str, language: str) -> bool:
 
 def repetitive(text: str) -> bool:
     """True when ``text`` is mostly one phrase repeated."""
-    if _STUTTER.search(text) or _CJK_REPEAT.search(text):
+    if _STUTTER.search(text):
         return True
     raw = text.encode("utf-8")
     if len(text) < _MIN_CHARS_FOR_RATIO:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from service.output.explain import fact_reason
-from service.output.prose import grounded, usable
+from service.output.prose import grounded, says_twice, usable
 from service.output.sanitize import ProseSanitizer, own_data
 from service.output.schema import RecommendOutput
 from service.respond.recommend import RecommendedItem
@@ -69,27 +69,42 @@ def _names_another_brand(reason: str, candidate: Candidate, brands: set[str]) ->
 
 
 class ReasonCheck:
-    """Whether a model's reason for a candidate may be shown, as :func:`reconcile` judges it: usable prose
-    (:mod:`service.output.prose`) naming no other candidate's brand, and for a small model's answer
-    (``grounding`` given: the shopper's words) sharing a term other than its brand with its product's data,
-    its category or those words. Also what a stream asks of a small model's reason before sending it."""
+    """A model's reason for a candidate as the answer shows it, or None where the facts' reason replaces it,
+    as :func:`reconcile` judges: clipped, cleaned by ``sanitizer``, then usable prose (:mod:`service.output.prose`)
+    naming no other candidate's brand; for a small model's answer (``grounding`` given: the shopper's words)
+    also not looping in a short Chinese phrase and sharing a term other than its brand with its product's
+    data, its category or those words. A stream sends a small model's reason only as this returns it."""
 
-    def __init__(self, candidates: list[Candidate], language: str, grounding: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        candidates: list[Candidate],
+        language: str,
+        grounding: list[str] | None = None,
+        sanitizer: ProseSanitizer | None = None,
+    ) -> None:
         self._by_id = {c.product.id: c for c in candidates}
         self._brands = {b for c in candidates if len(b := c.product.brand.strip()) >= 3 and _LATIN_WORD.fullmatch(b)}
         self._language = language
         self._grounding = grounding
+        self._sanitizer = sanitizer
 
-    def __call__(self, reason: str, product_id: str) -> bool:
+    def __call__(self, raw: str, product_id: str) -> str | None:
         candidate = self._by_id.get(product_id)
         if candidate is None:
-            return False
+            return None
+        reason = _clip(raw)
+        if self._sanitizer is not None:
+            reason = self._sanitizer.text(reason, own_data(candidate.product))
         if not usable(reason, self._language, self._by_id) or _names_another_brand(reason, candidate, self._brands):
-            return False
+            return None
         if self._grounding is None:
-            return True
+            return reason
         product = candidate.product
-        return grounded(reason, [*own_data(product), product.category, *self._grounding], name=product.brand or "")
+        if says_twice(reason) or not grounded(
+            reason, [*own_data(product), product.category, *self._grounding], name=product.brand or ""
+        ):
+            return None
+        return reason
 
 
 def reconcile(
@@ -111,7 +126,7 @@ def reconcile(
     with its product's data, its category or those texts (:func:`service.output.prose.grounded`).
     """
     by_id = {c.product.id: c for c in candidates}
-    shown = ReasonCheck(candidates, language, grounding)
+    shown = ReasonCheck(candidates, language, grounding, sanitizer)
     items: list[RecommendedItem] = []
     seen: set[str] = set()
     invalid = duplicates = replaced = 0
@@ -127,10 +142,8 @@ def reconcile(
         if len(items) == k:
             continue
         seen.add(product_id)
-        reason = _clip(pick.reason)
-        if sanitizer is not None:
-            reason = sanitizer.text(reason, own_data(candidate.product))
-        if not shown(reason, product_id):
+        reason = shown(pick.reason, product_id)
+        if reason is None:
             reason = fact_reason(candidate, filters, language)
             replaced += 1
         items.append(_item(candidate, reason, "llm"))

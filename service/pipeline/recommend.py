@@ -229,7 +229,7 @@ class RecommendPipeline:
                 lambda pid: annotate([candidate_item(by_id[pid]).model_dump()], signals)[0] if pid in by_id else None,
                 k,
                 clean=functools.partial(self._clean_streamed, by_id, stream),
-                keep=ReasonCheck(shortlist.candidates, language, [shortlist.request.query or ""]),  # a small model's
+                keep=ReasonCheck(shortlist.candidates, language, [shortlist.request.query or ""], self._sanitizer),
             )
             chat = dataclasses.replace(chat, stream=stream)
         try:

@@ -27,8 +27,8 @@ from service.stream.events import Events
 ItemFor = Callable[[str], "dict[str, Any] | None"]  # the item for a candidate id (reason empty), None if not one
 # How model prose is cleaned before it is shown (service.output.sanitize): (text, the item id or None) -> text
 Clean = Callable[[str, "str | None"], str]
-# Whether a small model's whole reason for a pick may be shown: (cleaned reason, item id) -> bool
-Keep = Callable[[str, str], bool]
+# A small model's whole reason for a pick as the answer shows it, None when replaced: (raw reason, item id) -> str | None
+Keep = Callable[[str, str], "str | None"]
 # A sentence ends at CJK or Latin final punctuation (Latin "." only before a space) or a line break.
 _BOUNDARY = re.compile(r"[。！？!?；;\n]|\.(?=\s)")
 
@@ -164,15 +164,16 @@ class OutputStream:
             if isinstance(reason, str):
                 sent = self._reasons.get(pid, "")
                 whole = position < len(complete) and "reason" in complete[position]
-                if self._compact:  # a small model's reason: whole, and only if the answer will keep it
+                if self._compact:  # a small model's reason: whole, and only as the answer will show it
                     if not whole or pid in self._judged:
                         continue
                     self._judged.add(pid)
-                    ready = self._ready(reason, pid, complete=True)
-                    if self._keep is None or not self._keep(ready, pid):
+                    kept = self._keep(reason, pid) if self._keep is not None else None
+                    if kept is None:
                         continue
-                else:
-                    ready = self._ready(reason, pid, complete=whole)
+                    ready = kept
+                else:  # whitespace as the answer's reason has it (collapsed), so what streams is its prefix
+                    ready = self._ready(" ".join(reason.split()), pid, complete=whole)
                 if len(ready) > len(sent) and ready.startswith(sent):
                     self._events.emit("reason", {"id": pid, "delta": ready[len(sent) :]})
                     self._reasons[pid] = ready
