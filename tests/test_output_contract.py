@@ -119,6 +119,18 @@ def test_reconcile_caps_at_k_and_handles_no_output():
     assert all(i.source == "retrieval" for i in degraded.items)
 
 
+def test_a_chinese_fact_reason_says_only_what_reads_as_chinese():
+    """A catalog's English attribute keys and category path stay out of a Chinese sentence; Chinese values speak
+    for themselves, a Chinese key keeps its label. An English reason keeps them all."""
+    product = Product(id="Z1", title="雪域 长款鹅绒羽绒服", category="Clothing/Outerwear/Down", brand="雪域", price=1899.0,
+                      currency="CNY", attributes={"down_content_pct": 90, "fill_type": "白鹅绒", "长度": "过膝"})
+    candidate = Candidate(product, 1.0, ("羽绒服",))
+    zh = fact_reason(candidate, Filters(price_max=2000), "zh")
+    assert zh == "匹配「羽绒服」。雪域品牌，售价 ¥1,899，在您 ¥2,000 以内的预算内，参数：白鹅绒，长度 过膝。有货。"
+    en = fact_reason(candidate, Filters(), "en")
+    assert "Clothing › Outerwear › Down" in en and "down content pct 90" in en and "fill type 白鹅绒" in en
+
+
 def test_fact_reasons_use_only_product_facts():
     candidate = candidates(1)[0]
     en = fact_reason(candidate, Filters(price_max=150), "en")

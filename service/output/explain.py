@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from service.prompt.language import is_chinese
 from service.retrieve.base import Candidate
+from service.text.script import HAN
 from service.validate.recommend import Filters
 
 _SYMBOLS = {"USD": "$", "CNY": "¥", "RMB": "¥", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$", "TWD": "NT$"}
@@ -24,13 +25,21 @@ def format_price(price: float, currency: str | None) -> str:
     return f"{amount} {currency}" if currency else amount
 
 
-def _attributes(candidate: Candidate) -> list[str]:
+def _attributes(candidate: Candidate, *, chinese: bool = False) -> list[str]:
+    """A few attributes as "label value". In a Chinese reason, only what reads as Chinese: a value in Chinese
+    alone (白鹅绒, 长款: the catalog's keys are often English, ``fill_type``), a Chinese key with its value;
+    "fill type 白鹅绒, down content pct 90" in the middle of a Chinese sentence reads as noise."""
     out = []
     for key, value in candidate.product.attributes.items():
         if isinstance(value, (dict, list)) or value in (None, "", False):
             continue
         label = str(key).replace("_", " ")
-        out.append(label if value is True else f"{label} {value}")
+        if chinese and not HAN.search(label):
+            if not (isinstance(value, str) and HAN.search(value)):
+                continue
+            out.append(value)
+        else:
+            out.append(label if value is True else f"{label} {value}")
         if len(out) == _MAX_ATTRIBUTES:
             break
     return out
@@ -50,12 +59,15 @@ def fact_reason(candidate: Candidate, filters: Filters, language: str) -> str:
     """One or two sentences on why retrieval proposed this product, from its facts alone."""
     product = candidate.product
     terms = list(dict.fromkeys(candidate.matched_terms))[:_MAX_TERMS]
-    attrs = _attributes(candidate)
+    chinese = is_chinese(language)
+    attrs = _attributes(candidate, chinese=chinese)
     budget = _budget(filters, product.price)
     price = format_price(product.price, product.currency) if product.price is not None else None
     category = product.category.replace("/", " › ") if product.category else ""
 
-    if is_chinese(language):
+    if chinese:
+        if not HAN.search(category):  # an English category path says nothing in a Chinese sentence
+            category = ""
         parts = []
         if terms:
             parts.append("匹配" + "".join(f"「{t}」" for t in terms))
