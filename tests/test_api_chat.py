@@ -201,6 +201,31 @@ def test_comparison_invents_no_number(chat_app, upstream, demo_catalog):
     assert all(n in _data_numbers([demo_catalog.get(i["id"]) for i in shown]) for n in said)
 
 
+def test_a_question_for_a_value_is_answered_from_the_products_data(chat_app, upstream, demo_catalog):
+    """"What is the fill weight of the first one?" / "第一个的充绒量是多少": the value from the data of the product
+    pointed at, named in the shopper's words; a model's invented number never reaches the reply."""
+
+    def invent(body):
+        ids = [c["id"] for c in prompt_candidates(body)]
+        return {"items": [{"id": i, "reason": "Great."} for i in ids], "summary": "It has 999 g of down."}
+
+    for opener, asked, key, label in [("a warm down jacket for winter", "what is the fill weight of the first one?",
+                                       "fill_weight_g", "fill weight"),
+                                      ("我想买一款适合冬天穿的羽绒服", "第一个的充绒量是多少", "fill_weight_g", "充绒量")]:
+        talk = Conversation(chat_app)
+        first = demo_catalog.get(talk.say(opener)["items"][0]["id"])
+        upstream.script(reply_fn(invent))
+        answer = talk.say(asked)
+        assert answer["referred"] == [first.id] and [i["id"] for i in answer["items"]] == [first.id]
+        assert answer["reply"].startswith(first.title) or answer["reply"].startswith(f"The {label} of {first.title}")
+        assert f"{first.attributes[key]:g} g" in answer["reply"] and label in answer["reply"] and "999" not in answer["reply"]
+
+    talk = Conversation(chat_app)
+    shown = talk.say("noise cancelling headphones")["items"]
+    unknown = talk.say("第二个的蓬松度是多少")  # headphones have no fill power: said so, nothing invented
+    assert demo_catalog.get(shown[1]["id"]).title in unknown["reply"] and "没有写明蓬松度" in unknown["reply"]
+
+
 def test_a_grounded_model_reply_is_kept(chat_app, upstream, demo_catalog):
     talk = Conversation(chat_app)
     shown = talk.say("noise cancelling headphones")["items"]

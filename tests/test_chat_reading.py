@@ -79,6 +79,23 @@ def test_product_questions(text, feature):
     assert reading.feature == feature and reading.positions
 
 
+@pytest.mark.parametrize(
+    "text,feature,position",
+    [("what is the fill weight of the first one?", "fill weight", 0), ("第一个的充绒量是多少", "充绒量", 0),
+     ("第二个多重", "多重", 1), ("how heavy is the second one?", "how heavy is", 1), ("第一个有什么颜色", "颜色", 0),
+     ("what colors does the third one come in?", "colors", 2), ("第三个多少钱", "多少钱", 2)],
+)
+def test_questions_for_a_value_of_a_shown_product(text, feature, position):
+    reading = r(text)
+    assert reading.feature == feature and reading.value and reading.positions == [position]
+    assert not reading.text.strip()  # nothing in it is a new constraint
+
+
+@pytest.mark.parametrize("text", ["what is the best down jacket", "how much is a good blender", "第一个防水吗"])
+def test_not_a_value_question(text):
+    assert r(text).value is None
+
+
 @pytest.mark.parametrize("text", ["a gift for my dad", "推荐点好东西", "something nice please", "给我妈买点东西"])
 def test_vague(text):
     assert vague(fold(text))

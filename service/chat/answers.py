@@ -19,6 +19,7 @@ from service.copywriting.grounding import ProductFacts, extract_claims, is_backe
 from service.output.explain import format_price
 from service.prompt.language import is_chinese
 from service.retrieve.filters import fold
+from service.text.script import HAN
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LABELS = {
@@ -177,3 +178,76 @@ def answer_question(product: Product, feature: str, language: str) -> tuple[str,
         if any(w in _squash(text) for w in words):
             return (f"有，{product.title}的商品介绍提到了{feature}。" if zh else f"Yes: the description of {product.title} mentions {feature}."), True
     return (f"{product.title}的商品资料没有写明是否有{feature}。" if zh else f"The product data of {product.title} does not say whether it has {feature}."), False
+
+
+# What a value question asks about, read from its words (weight before price: "how much does it weigh").
+_VALUE_DIMENSIONS = (
+    ("weight", re.compile(r"weigh|heavy|重量|多重|多沉|几斤|多少克")),
+    ("warmth", re.compile(r"warm|temperature|degree|多少度|几度|温度|多暖|保暖|能抗")),
+    ("screen", re.compile(r"screen|display|屏")),
+    ("battery_life", re.compile(r"battery life|how long does .*last|续航")),
+    ("battery", re.compile(r"battery|capacity|mah|容量|电池")),
+    ("storage", re.compile(r"storage|存储|内存")),
+    ("price", re.compile(r"price|cost|how much|多少钱|价格|价钱|售价|几块")),
+)
+# Chinese words for common attribute keys of a catalog written with English keys (the demo's)
+_ZH_KEYS = {"充绒量": "fill_weight", "蓬松度": "fill_power", "含绒量": "down_content_pct", "填充物": "fill_type",
+            "颜色": "colors", "尺码": "sizes", "尺寸": "sizes", "面料": "shell_material", "材质": "material",
+            "长度": "length", "性别": "gender", "容量": "capacity", "接口": "ports", "芯片": "chip", "系统": "os"}
+_UNIT_SUFFIX = re.compile(r"_(?:g|kg|mm|cm|m|in|h|c|pct|mah|gb|tb|days|ml|l)$", re.IGNORECASE)
+_AMOUNT = r"\s*[:：为是]?\s*(\d[\d.,]*\s*(?:%|g|kg|mm|cm|m|mah|h|℃|°c|gb|tb|英寸|寸|克|千克|毫升|ml|l|小时|天)?)"
+
+
+def answer_value(product: Product, question: str, feature: str, language: str) -> tuple[str, bool]:
+    """(reply, whether the data holds it) for "what is the ``feature`` of it?" / "第一个的充绒量是多少", from
+    ``product``'s data only: a dimension the words name (weight, warmth, price…), else an attribute whose key
+    holds the feature's words, else the feature followed by an amount in its title or description (蓬松度750)."""
+    zh = is_chinese(language)
+    words = fold(question)
+    feature = fold(feature)
+    stem = _squash(_ZH_KEYS.get(feature, feature))
+    attributes = [(k, v) for k, v in product.attributes.items() if not isinstance(v, dict) and v not in (None, "", [])]
+    for key, value in attributes:  # the attribute itself ("fill weight": fill_weight_g, 充绒量: fill_weight)
+        if stem and _squash(_UNIT_SUFFIX.sub("", str(key))) == stem:
+            return _said(product, key, value, zh, feature), True
+    label = None
+    for dimension, pattern in _VALUE_DIMENSIONS:
+        if pattern.search(words):
+            label = _LABELS[dimension][1 if zh else 0]
+            shown = _shown(product, dimension)
+            if shown is None:
+                break  # the dimension's usual keys are missing: the feature may still be in the data
+            return (f"{product.title}的{label}是 {shown}。" if zh else f"The {label} of {product.title} is {shown}."), True
+    if stem:
+        for key, value in attributes:
+            key_words = _squash(str(key))
+            if stem in key_words or (len(key_words) >= 4 and key_words in stem):
+                return _said(product, key, value, zh, feature), True
+        for text in (product.title, product.description):
+            found = re.search(re.escape(fold(feature)) + _AMOUNT, fold(text or ""))
+            if found:
+                return (f"{product.title}的商品介绍写明：{feature}{found.group(1)}。" if zh
+                        else f"The description of {product.title} says {feature} {found.group(1)}."), True
+    asked = label or feature or ("这一项" if zh else "that")
+    return (f"{product.title}的商品资料没有写明{asked}。" if zh else f"The product data of {product.title} does not say its {asked}."), False
+
+
+_SUFFIX_UNITS = {"g": " g", "kg": " kg", "mm": " mm", "cm": " cm", "m": " m", "in": " in", "h": " h", "c": "°C",
+                 "pct": "%", "mah": " mAh", "gb": " GB", "tb": " TB", "days": " days", "ml": " ml", "l": " L"}
+
+
+def _said(product: Product, key: str, value: Any, zh: bool, asked: str = "") -> str:
+    """An attribute's value as the data writes it, named by the shopper's word when it is Chinese (充绒量),
+    else by its key without the unit suffix ("fill weight"), the unit after the value."""
+    suffix = _UNIT_SUFFIX.search(str(key))
+    unit = _SUFFIX_UNITS.get(suffix.group(0)[1:].lower(), "") if suffix else ""
+    name = _UNIT_SUFFIX.sub("", str(key)).replace("_", " ")
+    if value is True or value is False:
+        shown = ("是" if value else "否") if zh else ("yes" if value else "no")
+    elif isinstance(value, list):
+        shown = " / ".join(str(v) for v in value)
+    else:
+        shown = f"{value:g}{unit}" if isinstance(value, (int, float)) else f"{value}{unit}"
+    if zh:
+        return f"{product.title}的{asked if HAN.search(asked) else name}是 {shown}。"
+    return f"The {name} of {product.title} {'are' if isinstance(value, list) else 'is'} {shown}."

@@ -20,7 +20,7 @@ from cachetools import LRUCache
 
 from service.catalog.load import Catalog
 from service.catalog.product import Product
-from service.chat.answers import answer_question, compare, grounded
+from service.chat.answers import answer_question, answer_value, compare, grounded
 from service.chat.attributes import AttributeIndex, has_attribute, measure
 from service.chat.clarify import Question, clarifying_question
 from service.chat.reading import Reading, read, vague
@@ -88,6 +88,7 @@ class Plan:
     question: Question | None = None
     dimension: str | None = None  # what a comparison compares ("lighter": weight); None: every shared fact
     feature: str | None = None  # what a product question asks about
+    value: str | None = None  # a question for a value ("第一个的充绒量是多少"): its words
 
 
 def _estimate_tokens(text: str) -> int:
@@ -358,7 +359,7 @@ class ChatPipeline:
             filters = merge_filters(request.filters, constraints.understood(), request.filters.model_fields_set, catalog_currency=self._currency)
             return Plan(
                 mode, constraints, filters, referred, candidates, k=len(candidates),
-                dimension=reading.compare_dimension, feature=reading.feature,
+                dimension=reading.compare_dimension, feature=reading.feature, value=reading.value,
             )
 
         # relative refinements are relative to what was shown (or to the product pointed at)
@@ -537,7 +538,10 @@ class ChatPipeline:
                 return said, comparison.table
             return comparison.reply, comparison.table
         if plan.mode == "question":
-            answer, known = answer_question(products[0], plan.feature or "", language)
+            if plan.value is not None:
+                answer, known = answer_value(products[0], plan.value, plan.feature or "", language)
+            else:
+                answer, known = answer_question(products[0], plan.feature or "", language)
             if known and said and _about(said, products) and grounded(said, products, self._facts):
                 return said, None
             return answer, None

@@ -106,6 +106,19 @@ _QUESTION_EN = re.compile(
     r"|\s+(?:it\s+|that\s+|this\s+|one\s+|they\s+)?(?P<adj>[a-z][a-z -]*?))\s*\??$"
 )
 _QUESTION_ZH = re.compile(r"(?:有没有|有|支持|带|是不是|是|能)(?P<feature>[^\s，。？?！!]{1,12}?)(?:吗|么|嘛|没有|不)[？?]?$|(?P<adj>[^\s，。？?！!]{1,6}?)(?:吗|么|嘛)[？?]?$")
+# Questions for a value of a shown product ("what is the fill weight of the first one?", "how heavy is it?",
+# "第一个的充绒量是多少", "第二个多重"): the whole question is kept, as the answer reads the dimension from it.
+_VALUE_EN = re.compile(
+    r"^(?:and |so |also |but )?(?:what(?:'s| is| are| was)\s+(?:the\s+|its\s+)?(?P<feature>[a-z][a-z0-9 -]*?)"
+    r"(?:\s+(?:of|on|for|in)(?:\s+(?:it|that|this|them))?)?"
+    r"|what\s+(?P<kind>[a-z]+)\s+(?:does|do|is|are|can)\b.*?"
+    r"|how\s+(?:heavy|big|large|long|warm|much|many|wide|tall|fast)\b.*?)\s*\??$"
+)
+_VALUE_ZH = re.compile(
+    r"(?P<feature>[^\s，。？?！!]{0,10}?)(?:是多少|有多少|多少|是几|有几|几)[^\s，。？?！!]{0,3}[？?呢]?$"
+    r"|(?P<what>[^\s，。？?！!]{0,10}?)(?:是什么|是啥|有哪些|是哪些|有什么|有啥|有哪几种)(?P<kind>[^\s，。？?！!]{0,4}?)[？?呢]?$"
+    r"|多(?:重|沉|大|长|宽|高|厚|暖)(?:呢|啊)?[？?]?$"
+)
 _JUST_SHOW = re.compile(
     r"just show|show me (?:anything|something|what you have|some(?:thing)?s?)|surprise me|no questions"
     r"|直接推荐|随便推荐|直接看看|随便看看|先看看|不用问|直接给我看|都可以，?推荐"
@@ -140,6 +153,7 @@ class Reading:
     compare: bool = False
     compare_dimension: str | None = None
     feature: str | None = None  # a product question: the feature asked about
+    value: str | None = None  # a question for a value of a pointed-at product: the question's words
     just_show: bool = False
 
     @property
@@ -217,7 +231,8 @@ def read(text: str, shown: int) -> Reading:
     if shown and not r.compare:
         clauses = [c for c in re.split(r"\s[-—]+\s|[,，;；:：]", re.sub(r"\s+", " ", r.text)) if c.strip(" .。-—")]
         rest = clauses[-1].strip(" .。-—") if clauses else ""
-        question = _QUESTION_EN.search(rest) or _QUESTION_ZH.search(rest)
+        value = (_VALUE_EN.search(rest) or _VALUE_ZH.search(rest)) if r.points else None
+        question = None if value else _QUESTION_EN.search(rest) or _QUESTION_ZH.search(rest)
         if question:
             feature = (question.group("feature") or question.group("adj") or "").strip(" ?？")
             feature = re.sub(r"^(?:a|an|the|any)\s+", "", feature)
@@ -225,6 +240,13 @@ def read(text: str, shown: int) -> Reading:
                 r.feature = feature
                 if r.points:  # a question about a shown product: nothing in it is a new constraint
                     r.text = " " * len(r.text)
+        elif value:
+            words = " ".join(rest.split()).strip(" ?？呢")
+            found = value.groupdict()
+            feature = next((found[g] for g in ("feature", "what", "kind") if found.get(g) and found[g].strip(" 的")), "")
+            r.feature = feature.strip(" 的") or words
+            r.value = words
+            r.text = " " * len(r.text)
     if r.compare:
         r.text = _blank(r.text, compare.span()) if compare else r.text
     return r
