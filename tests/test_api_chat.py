@@ -15,6 +15,7 @@ import redis
 
 from service.chat.answers import _data_numbers
 from service.events.keys import UserKeys
+from service.output.explain import format_price
 from service.retrieve.filters import fold, passes
 from service.settings import load_settings
 from service.validate.recommend import Filters
@@ -224,6 +225,22 @@ def test_a_question_for_a_value_is_answered_from_the_products_data(chat_app, ups
     shown = talk.say("noise cancelling headphones")["items"]
     unknown = talk.say("第二个的蓬松度是多少")  # headphones have no fill power: said so, nothing invented
     assert demo_catalog.get(shown[1]["id"]).title in unknown["reply"] and "没有写明蓬松度" in unknown["reply"]
+    both = talk.say("这两个多少钱")  # each product pointed at
+    assert sorted(i["id"] for i in both["items"]) == sorted(i["id"] for i in shown[:2])
+    for item in shown[:2]:
+        product = demo_catalog.get(item["id"])
+        assert f"{product.title}的价格是 {format_price(product.price, product.currency)}" in both["reply"]
+    brand = talk.say("what brand is the first one?")
+    assert brand["reply"] == f"The brand of {demo_catalog.get(shown[0]['id']).title} is {demo_catalog.get(shown[0]['id']).brand}."
+
+
+def test_a_refinement_or_rejection_pointing_at_a_product_is_not_a_value_question(chat_app, demo_catalog):
+    talk = Conversation(chat_app)
+    shown = talk.say("noise cancelling headphones")["items"]
+    cheaper = talk.say("比第一个便宜的有哪些")
+    assert cheaper["understood"]["price_max"] < demo_catalog.get(shown[0]["id"]).price
+    rejected = talk.say("不要第二个，还有哪些")  # the second of the cheaper ones just shown
+    assert cheaper["items"][1]["id"] not in [i["id"] for i in rejected["items"]] and rejected["items"]
 
 
 def test_a_grounded_model_reply_is_kept(chat_app, upstream, demo_catalog):

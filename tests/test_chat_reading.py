@@ -83,7 +83,7 @@ def test_product_questions(text, feature):
     "text,feature,position",
     [("what is the fill weight of the first one?", "fill weight", 0), ("第一个的充绒量是多少", "充绒量", 0),
      ("第二个多重", "多重", 1), ("how heavy is the second one?", "how heavy is", 1), ("第一个有什么颜色", "颜色", 0),
-     ("what colors does the third one come in?", "colors", 2), ("第三个多少钱", "多少钱", 2)],
+     ("what colors does the third one come in?", "colors", 2), ("第三个多少钱", "钱", 2), ("第一个有几种颜色", "颜色", 0)],
 )
 def test_questions_for_a_value_of_a_shown_product(text, feature, position):
     reading = r(text)
@@ -91,7 +91,10 @@ def test_questions_for_a_value_of_a_shown_product(text, feature, position):
     assert not reading.text.strip()  # nothing in it is a new constraint
 
 
-@pytest.mark.parametrize("text", ["what is the best down jacket", "how much is a good blender", "第一个防水吗"])
+@pytest.mark.parametrize("text", ["what is the best down jacket", "how much is a good blender", "第一个防水吗",
+                                  "比第一个便宜的有哪些", "what's cheaper than the first one?", "不要第二个，还有哪些",
+                                  "i don't like the first one, what else is there?", "what else is like the second one?",
+                                  "第一个不错，还有什么类似的"])
 def test_not_a_value_question(text):
     assert r(text).value is None
 

@@ -186,54 +186,69 @@ _VALUE_DIMENSIONS = (
     ("warmth", re.compile(r"warm|temperature|degree|多少度|几度|温度|多暖|保暖|能抗")),
     ("screen", re.compile(r"screen|display|屏")),
     ("battery_life", re.compile(r"battery life|how long does .*last|续航")),
-    ("battery", re.compile(r"battery|capacity|mah|容量|电池")),
-    ("storage", re.compile(r"storage|存储|内存")),
-    ("price", re.compile(r"price|cost|how much|多少钱|价格|价钱|售价|几块")),
+    ("battery", re.compile(r"battery|mah|电池")),
+    ("storage", re.compile(r"storage|存储")),
+    # "how much" alone is the price ("how much is the first one?"), not "how much down is in it?"
+    ("price", re.compile(r"price|cost|^how much(?: is| are)?$|多少钱|价格|价钱|售价|几块")),
 )
-# Chinese words for common attribute keys of a catalog written with English keys (the demo's)
-_ZH_KEYS = {"充绒量": "fill_weight", "蓬松度": "fill_power", "含绒量": "down_content_pct", "填充物": "fill_type",
-            "颜色": "colors", "尺码": "sizes", "尺寸": "sizes", "面料": "shell_material", "材质": "material",
-            "长度": "length", "性别": "gender", "容量": "capacity", "接口": "ports", "芯片": "chip", "系统": "os"}
-_UNIT_SUFFIX = re.compile(r"_(?:g|kg|mm|cm|m|in|h|c|pct|mah|gb|tb|days|ml|l)$", re.IGNORECASE)
-_AMOUNT = r"\s*[:：为是]?\s*(\d[\d.,]*\s*(?:%|g|kg|mm|cm|m|mah|h|℃|°c|gb|tb|英寸|寸|克|千克|毫升|ml|l|小时|天)?)"
+_BRAND = re.compile(r"(?<![a-z])(?:brand|make|maker)(?![a-z])|牌子|品牌|哪家")
+_AMOUNT = (r"\s*[:：为是]?\s*(\d+(?:[.,]\d+)*\s*(?:mah|kg|mm|cm|ml|gb|tb|%|℃|°c|g|m|h|l|英寸|寸|千克|克|毫升|小时|天)?)"
+           r"(?![a-z])")
+# Chinese words for common attribute keys of a catalog written with English keys (the demo's), most likely first
+_ZH_KEYS: dict[str, tuple[str, ...]] = {
+    "充绒量": ("fill_weight",), "蓬松度": ("fill_power",), "含绒量": ("down_content",), "填充物": ("fill_type",),
+    "颜色": ("colors", "color"), "尺码": ("sizes", "size"), "尺寸": ("sizes", "size", "dimensions"),
+    "面料": ("shell_material", "material", "fabric"), "材质": ("material", "upper_material", "shell_material"),
+    "长度": ("length",), "性别": ("gender",), "容量": ("capacity", "volume", "battery"), "接口": ("ports",),
+    "芯片": ("cpu", "chip"), "处理器": ("cpu",), "内存": ("ram",), "系统": ("os",), "极限温度": ("limit_temp",),
+    "舒适温度": ("comfort_temp",), "防晒指数": ("spf",),
+}
+_UNIT_SUFFIX = re.compile(r"_(?:g|kg|mm|cm|m|in|h|c|pct|mah|gb|tb|days|ml|l|oz)$", re.IGNORECASE)
+_SUFFIX_UNITS = {"g": " g", "kg": " kg", "mm": " mm", "cm": " cm", "m": " m", "in": " in", "h": " h", "c": "°C",
+                 "pct": "%", "mah": " mAh", "gb": " GB", "tb": " TB", "days": " days", "ml": " ml", "l": " L", "oz": " oz"}
 
 
 def answer_value(product: Product, question: str, feature: str, language: str) -> tuple[str, bool]:
     """(reply, whether the data holds it) for "what is the ``feature`` of it?" / "第一个的充绒量是多少", from
-    ``product``'s data only: a dimension the words name (weight, warmth, price…), else an attribute whose key
-    holds the feature's words, else the feature followed by an amount in its title or description (蓬松度750)."""
+    ``product``'s data only: its brand; else the attribute the words name (fill weight: ``fill_weight_g``;
+    充绒量 through a few Chinese words for English keys); else a dimension the words name (weight, warmth,
+    price…); else an attribute whose key holds the words; else the words followed by an amount in its title or
+    description (蓬松度750). Values are said as the data writes them."""
     zh = is_chinese(language)
     words = fold(question)
-    feature = fold(feature)
-    stem = _squash(_ZH_KEYS.get(feature, feature))
+    noun = "" if fold(feature) == words else fold(feature)  # no noun read: the question's words only
+    stems = [_squash(s) for s in _ZH_KEYS.get(noun, (noun,)) if s]
+    if _BRAND.search(words) and product.brand:
+        return (f"{product.title}的品牌是 {product.brand}。" if zh else f"The brand of {product.title} is {product.brand}."), True
     attributes = [(k, v) for k, v in product.attributes.items() if not isinstance(v, dict) and v not in (None, "", [])]
-    for key, value in attributes:  # the attribute itself ("fill weight": fill_weight_g, 充绒量: fill_weight)
-        if stem and _squash(_UNIT_SUFFIX.sub("", str(key))) == stem:
-            return _said(product, key, value, zh, feature), True
+    for stem in stems:
+        for key, value in attributes:
+            if _squash(_UNIT_SUFFIX.sub("", str(key))) == stem:
+                return _said(product, key, value, zh, noun), True
     label = None
     for dimension, pattern in _VALUE_DIMENSIONS:
         if pattern.search(words):
             label = _LABELS[dimension][1 if zh else 0]
             shown = _shown(product, dimension)
-            if shown is None:
-                break  # the dimension's usual keys are missing: the feature may still be in the data
-            return (f"{product.title}的{label}是 {shown}。" if zh else f"The {label} of {product.title} is {shown}."), True
-    if stem:
-        for key, value in attributes:
-            key_words = _squash(str(key))
-            if stem in key_words or (len(key_words) >= 4 and key_words in stem):
-                return _said(product, key, value, zh, feature), True
+            if shown is not None:
+                return (f"{product.title}的{label}是 {shown}。" if zh else f"The {label} of {product.title} is {shown}."), True
+            break  # its usual keys are missing: only the description may still say it
+    if label is None:
+        for stem in stems:  # a key that holds the words ("cpu" for "cpu model")
+            for key, value in attributes:
+                if stem in _squash(str(key)):
+                    return _said(product, key, value, zh, noun), True
+    if noun:
         for text in (product.title, product.description):
-            found = re.search(re.escape(fold(feature)) + _AMOUNT, fold(text or ""))
+            found = re.search(re.escape(noun) + _AMOUNT, fold(text or ""))
             if found:
-                return (f"{product.title}的商品介绍写明：{feature}{found.group(1)}。" if zh
-                        else f"The description of {product.title} says {feature} {found.group(1)}."), True
-    asked = label or feature or ("这一项" if zh else "that")
+                amount = found.group(1).strip()
+                return (f"{product.title}的商品介绍写明：{noun}{amount}。" if zh
+                        else f"The description of {product.title} says {noun} {amount}."), True
+    asked = noun if noun and (noun in _ZH_KEYS or not label) else label  # the shopper's word for a known key
+    if not asked:
+        return (f"{product.title}的商品资料没有写明这一项。" if zh else f"The product data of {product.title} does not say."), False
     return (f"{product.title}的商品资料没有写明{asked}。" if zh else f"The product data of {product.title} does not say its {asked}."), False
-
-
-_SUFFIX_UNITS = {"g": " g", "kg": " kg", "mm": " mm", "cm": " cm", "m": " m", "in": " in", "h": " h", "c": "°C",
-                 "pct": "%", "mah": " mAh", "gb": " GB", "tb": " TB", "days": " days", "ml": " ml", "l": " L"}
 
 
 def _said(product: Product, key: str, value: Any, zh: bool, asked: str = "") -> str:
@@ -247,7 +262,8 @@ def _said(product: Product, key: str, value: Any, zh: bool, asked: str = "") -> 
     elif isinstance(value, list):
         shown = " / ".join(str(v) for v in value)
     else:
-        shown = f"{value:g}{unit}" if isinstance(value, (int, float)) else f"{value}{unit}"
+        whole = isinstance(value, float) and value.is_integer()
+        shown = f"{int(value) if whole else value}{unit}"  # as the data writes it: never rounded
     if zh:
         return f"{product.title}的{asked if HAN.search(asked) else name}是 {shown}。"
     return f"The {name} of {product.title} {'are' if isinstance(value, list) else 'is'} {shown}."

@@ -538,8 +538,10 @@ class ChatPipeline:
                 return said, comparison.table
             return comparison.reply, comparison.table
         if plan.mode == "question":
-            if plan.value is not None:
-                answer, known = answer_value(products[0], plan.value, plan.feature or "", language)
+            if plan.value is not None:  # each product pointed at ("这两个多少钱")
+                answers = [answer_value(p, plan.value, plan.feature or "", language) for p in products]
+                answer = ("" if is_chinese(language) else " ").join(a for a, _ in answers)
+                known = any(k for _, k in answers)
             else:
                 answer, known = answer_question(products[0], plan.feature or "", language)
             if known and said and _about(said, products) and grounded(said, products, self._facts):

@@ -39,7 +39,7 @@ LIFTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                       r"|higher budget|more budget|raise (?:the|my) budget|no (?:upper )?(?:price )?limit"
                       r"|预算(?:可以|能)?(?:再)?(?:高|多|提高|增加)(?:一)?(?:点|些)?|(?:可以|能)(?:再)?贵(?:一)?(?:点|些)"
                       r"|不限价|价格不限|预算不限|没有预算"),
-        ("attributes", r"any colou?r|colou?r (?:doesn'?t|does not) matter|颜色无所谓|颜色不限|什么颜色都(?:行|可以)"),
+        ("attributes", r"(?<![a-z])any colou?r|colou?r (?:doesn'?t|does not) matter|颜色无所谓|颜色不限|什么颜色都(?:行|可以)"),
         ("category", r"any (?:kind|category|type)(?: of product)?|什么(?:类型|种类|品类)都(?:行|可以)|不限品类"),
         ("exclusions", r"show (?:me )?(?:those|them|it|that one) again|再(?:给我)?看看(?:刚才|之前)的"),
     )
@@ -114,8 +114,10 @@ _VALUE_EN = re.compile(
     r"|what\s+(?P<kind>[a-z]+)\s+(?:does|do|is|are|can)\b.*?"
     r"|how\s+(?:heavy|big|large|long|warm|much|many|wide|tall|fast)\b.*?)\s*\??$"
 )
+# Not a question for a value: "what else", "cheaper than", "比第一个便宜的有哪些", "还有什么类似的"
+_NOT_VALUE = re.compile(r"(?<![a-z])(?:else|than|like|similar|other|others)(?![a-z])|还有|类似|一样|比|别的|其他|其它|推荐")
 _VALUE_ZH = re.compile(
-    r"(?P<feature>[^\s，。？?！!]{0,10}?)(?:是多少|有多少|多少|是几|有几|几)[^\s，。？?！!]{0,3}[？?呢]?$"
+    r"(?P<feature>[^\s，。？?！!]{0,10}?)(?:是多少|有多少|多少|是几|有几|几)(?:种|个|款|样)?(?P<after>[^\s，。？?！!]{0,4}?)[？?呢]?$"
     r"|(?P<what>[^\s，。？?！!]{0,10}?)(?:是什么|是啥|有哪些|是哪些|有什么|有啥|有哪几种)(?P<kind>[^\s，。？?！!]{0,4}?)[？?呢]?$"
     r"|多(?:重|沉|大|长|宽|高|厚|暖)(?:呢|啊)?[？?]?$"
 )
@@ -231,7 +233,8 @@ def read(text: str, shown: int) -> Reading:
     if shown and not r.compare:
         clauses = [c for c in re.split(r"\s[-—]+\s|[,，;；:：]", re.sub(r"\s+", " ", r.text)) if c.strip(" .。-—")]
         rest = clauses[-1].strip(" .。-—") if clauses else ""
-        value = (_VALUE_EN.search(rest) or _VALUE_ZH.search(rest)) if r.points else None
+        asks = r.points and not (r.reject or r.relative or r.no_more or _NOT_VALUE.search(rest))
+        value = (_VALUE_EN.search(rest) or _VALUE_ZH.search(rest)) if asks else None
         question = None if value else _QUESTION_EN.search(rest) or _QUESTION_ZH.search(rest)
         if question:
             feature = (question.group("feature") or question.group("adj") or "").strip(" ?？")
@@ -243,8 +246,8 @@ def read(text: str, shown: int) -> Reading:
         elif value:
             words = " ".join(rest.split()).strip(" ?？呢")
             found = value.groupdict()
-            feature = next((found[g] for g in ("feature", "what", "kind") if found.get(g) and found[g].strip(" 的")), "")
-            r.feature = feature.strip(" 的") or words
+            names = (re.sub(r"^(?:的|有|是)+|的$", "", (found.get(g) or "").strip()) for g in ("feature", "what", "kind", "after"))
+            r.feature = next((n for n in names if n), "") or words
             r.value = words
             r.text = " " * len(r.text)
     if r.compare:
