@@ -91,6 +91,12 @@ def test_questions_for_a_value_of_a_shown_product(text, feature, position):
     assert not reading.text.strip()  # nothing in it is a new constraint
 
 
+def test_last_is_a_reference_only_as_the_last_or_last_one():
+    assert r("the last one").positions == [2] and r("compare the first and the last").positions == [0, 2]
+    assert r("how long does the battery of the first one last?").positions == [0]
+    assert r("firstly, something warm").positions == []
+
+
 @pytest.mark.parametrize("text", ["what is the best down jacket", "how much is a good blender", "第一个防水吗",
                                   "比第一个便宜的有哪些", "what's cheaper than the first one?", "不要第二个，还有哪些",
                                   "i don't like the first one, what else is there?", "what else is like the second one?",

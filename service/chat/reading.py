@@ -46,8 +46,10 @@ LIFTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 _ORDINAL_EN = re.compile(
-    r"(?:the )?(?P<word>first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)"
+    r"(?<![a-z])(?:the )?(?P<word>first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th)(?![a-z])"
     r"(?: (?:one|item|option|product|pick))?"
+    # "last" is a reference only as "the last" or "last one": "how long does the battery last?" points at nothing
+    r"|(?<![a-z])(?P<word_last>the last(?: (?:one|item|option|product|pick))?|last (?:one|item|option|product|pick))(?![a-z])"
     r"|(?:#|no\.? ?|number |item |option )(?P<num>[1-9])\b"
 )
 _ORDINAL_ZH = re.compile(rf"第(?P<n>[一二两三四五六1-6]){_CLASSIFIER}?|最后(?:一)?{_CLASSIFIER}|最后那{_CLASSIFIER}?")
@@ -205,7 +207,7 @@ def read(text: str, shown: int) -> Reading:
         r.text = _blank(r.text, match.span())
     for match in _ORDINAL_EN.finditer(r.text):
         word, num = match.group("word"), match.group("num")
-        r.positions.append(shown - 1 if word == "last" else _ORDINALS_EN[word] if word else int(num) - 1)
+        r.positions.append(shown - 1 if match.group("word_last") else _ORDINALS_EN[word] if word else int(num) - 1)
         r.text = _blank(r.text, match.span())
     for match in _ORDINAL_ZH.finditer(r.text):
         n = match.group("n")
