@@ -48,6 +48,28 @@ def says_twice(text: str) -> bool:
     return bool(_CJK_REPEAT.search(text))
 
 
+# Chinese characters that ordinary prose repeats whatever it is about
+_FUNCTION_HAN = frozenset("的了是很也都和与更又不在有为就而且可让")
+
+
+def strays(text: str, sources: Collection[str]) -> bool:
+    """True when a short Chinese ``text`` (4-16 characters) repeats a character that its ``sources`` (the
+    product's data, the shopper's words) never use: the packaged model's "素衡西装美丽美贵稳" and "男士美好美女美"
+    pass every other check on the strength of one borrowed word. Function characters (的, 很…) do not count."""
+    han = HAN.findall(text)
+    if not 4 <= len(han) <= 16:
+        return False
+    known = set(HAN.findall("\n".join(sources))) | _FUNCTION_HAN
+    seen: set[str] = set()
+    for char in han:
+        if char in known:
+            continue
+        if char in seen:
+            return True
+        seen.add(char)
+    return False
+
+
 def grounded(text: str, sources: Collection[str], *, name: str = "") -> bool:
     """True when ``text`` shares a term with ``sources`` (the product's own data) other than the terms of
     ``name`` (its brand): a reason from a small local model that names nothing of its product ("素服短服短"

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from service.output.explain import fact_reason
-from service.output.prose import grounded, says_twice, usable
+from service.output.prose import grounded, says_twice, strays, usable
 from service.output.sanitize import ProseSanitizer, own_data
 from service.output.schema import RecommendOutput
 from service.respond.recommend import RecommendedItem
@@ -100,9 +100,8 @@ class ReasonCheck:
         if self._grounding is None:
             return reason
         product = candidate.product
-        if says_twice(reason) or not grounded(
-            reason, [*own_data(product), product.category, *self._grounding], name=product.brand or ""
-        ):
+        sources = [*own_data(product), product.category, *self._grounding]
+        if says_twice(reason) or strays(reason, sources) or not grounded(reason, sources, name=product.brand or ""):
             return None
         return reason
 
