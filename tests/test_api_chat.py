@@ -230,6 +230,10 @@ def test_a_question_for_a_value_is_answered_from_the_products_data(chat_app, ups
     for item in shown[:2]:
         product = demo_catalog.get(item["id"])
         assert f"{product.title}的价格是 {format_price(product.price, product.currency)}" in both["reply"]
+    about = talk.say("第一个怎么样")  # nothing in particular: the product pointed at, from its facts
+    first = demo_catalog.get(shown[0]["id"])
+    assert about["reply"].startswith(f"{first.title}：") and [i["id"] for i in about["items"]] == [first.id]
+    assert format_price(first.price, first.currency) in about["reply"]
     brand = talk.say("what brand is the first one?")
     assert brand["reply"] == f"The brand of {demo_catalog.get(shown[0]['id']).title} is {demo_catalog.get(shown[0]['id']).brand}."
 

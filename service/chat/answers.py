@@ -16,10 +16,12 @@ from typing import Any
 from service.catalog.product import Product
 from service.chat.attributes import DIMENSIONS, measure
 from service.copywriting.grounding import ProductFacts, extract_claims, is_backed, product_facts
-from service.output.explain import format_price
+from service.output.explain import fact_reason, format_price
 from service.prompt.language import is_chinese
+from service.retrieve.base import Candidate
 from service.retrieve.filters import fold
 from service.text.script import HAN
+from service.validate.recommend import Filters
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LABELS = {
@@ -246,8 +248,9 @@ def answer_value(product: Product, question: str, feature: str, language: str) -
                 return (f"{product.title}的商品介绍写明：{noun}{amount}。" if zh
                         else f"The description of {product.title} says {noun} {amount}."), True
     asked = noun if noun and (noun in _ZH_KEYS or not label) else label  # the shopper's word for a known key
-    if not asked:
-        return (f"{product.title}的商品资料没有写明这一项。" if zh else f"The product data of {product.title} does not say."), False
+    if not asked:  # nothing in particular asked ("第一个怎么样", "tell me about the second one"): its facts
+        facts = fact_reason(Candidate(product=product, score=1.0), Filters(), language)
+        return (f"{product.title}：{facts}" if zh else f"{product.title}: {facts}"), True
     return (f"{product.title}的商品资料没有写明{asked}。" if zh else f"The product data of {product.title} does not say its {asked}."), False
 
 

@@ -116,6 +116,11 @@ _VALUE_EN = re.compile(
     r"|what\s+(?P<kind>[a-z]+)\s+(?:does|do|is|are|can)\b.*?"
     r"|how\s+(?:heavy|big|large|long|warm|much|many|wide|tall|fast)\b.*?)\s*\??$"
 )
+# "What about it?": the product pointed at, described from its data ("第一个怎么样", "tell me about the second one")
+_ABOUT = re.compile(
+    r"^(?:and |so |but )?(?:what about|how about|how is|how's|tell me (?:more )?about|more about|details?(?: of| on)?)\s*\??$"
+    r"|^(?:那|那么)?(?:怎么样|咋样|如何|好不好|好吗|介绍一下|介绍介绍|说说|详细说说|具体说说)(?:呢|啊|吧)?[？?]?$"
+)
 # Not a question for a value: "what else", "cheaper than", "比第一个便宜的有哪些", "还有什么类似的"
 _NOT_VALUE = re.compile(r"(?<![a-z])(?:else|than|like|similar|other|others)(?![a-z])|还有|类似|一样|比|别的|其他|其它|推荐")
 _VALUE_ZH = re.compile(
@@ -236,7 +241,7 @@ def read(text: str, shown: int) -> Reading:
         clauses = [c for c in re.split(r"\s[-—]+\s|[,，;；:：]", re.sub(r"\s+", " ", r.text)) if c.strip(" .。-—")]
         rest = clauses[-1].strip(" .。-—") if clauses else ""
         asks = r.points and not (r.reject or r.relative or r.no_more or _NOT_VALUE.search(rest))
-        value = (_VALUE_EN.search(rest) or _VALUE_ZH.search(rest)) if asks else None
+        value = (_VALUE_EN.search(rest) or _VALUE_ZH.search(rest) or _ABOUT.search(rest)) if asks else None
         question = None if value else _QUESTION_EN.search(rest) or _QUESTION_ZH.search(rest)
         if question:
             feature = (question.group("feature") or question.group("adj") or "").strip(" ?？")
