@@ -92,6 +92,20 @@ def test_questions_for_a_value_of_a_shown_product(text, feature, position):
     assert not reading.text.strip()  # nothing in it is a new constraint
 
 
+@pytest.mark.parametrize(
+    "text,positions",
+    [("the first one is too expensive, what about the second one?", [1]), ("第一个太贵了，第二个怎么样", [1]),
+     ("第一个和第二个怎么样", [0, 1]), ("tell me about the first and the second", [0, 1])],
+)
+def test_what_about_describes_the_products_of_its_own_clause(text, positions):
+    reading = r(text)
+    assert reading.about and reading.positions == positions
+
+
+def test_a_question_for_a_value_without_a_noun_is_not_a_description():
+    assert r("how big is the second one?").value and not r("how big is the second one?").about
+
+
 def test_last_is_a_reference_only_as_the_last_or_last_one():
     assert r("the last one").positions == [2] and r("compare the first and the last").positions == [0, 2]
     assert r("how long does the battery of the first one last?").positions == [0]

@@ -200,6 +200,7 @@ def test_ordinary_reasons_are_kept(reason, language):
         ("羽绒服很暖羽绒服很暖", "zh", False),  # shares a word, but says it twice in a row (跃动跑步飞机跑步飞机)
         ("羽绒服美丽美贵稳", "zh", False),  # one borrowed word, then a character repeated that nothing uses (美)
         ("羽绒服很轻，很暖和，冬天穿正好。", "zh", True),  # function characters (很) and the request's own (冬天)
+        ("羽绒服超好穿，冬天非常非常好穿", "zh", True),  # 超, 好, 非常 repeat in ordinary prose
         ("Northpeak quality.", "en", False),  # its brand and nothing else of it (the packaged model: "Alder")
         ("Northpeak", "en", False),
         ("Northpeak down, light.", "en", True),  # its brand and a word of its title

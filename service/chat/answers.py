@@ -210,7 +210,7 @@ _SUFFIX_UNITS = {"g": " g", "kg": " kg", "mm": " mm", "cm": " cm", "m": " m", "i
                  "pct": "%", "mah": " mAh", "gb": " GB", "tb": " TB", "days": " days", "ml": " ml", "l": " L", "oz": " oz"}
 
 
-def answer_value(product: Product, question: str, feature: str, language: str) -> tuple[str, bool]:
+def answer_value(product: Product, question: str, feature: str, language: str, *, about: bool = False) -> tuple[str, bool]:
     """(reply, whether the data holds it) for "what is the ``feature`` of it?" / "第一个的充绒量是多少", from
     ``product``'s data only: its brand; else the attribute the words name (fill weight: ``fill_weight_g``;
     充绒量 through a few Chinese words for English keys); else a dimension the words name (weight, warmth,
@@ -247,10 +247,12 @@ def answer_value(product: Product, question: str, feature: str, language: str) -
                 amount = found.group(1).strip()
                 return (f"{product.title}的商品介绍写明：{noun}{amount}。" if zh
                         else f"The description of {product.title} says {noun} {amount}."), True
-    asked = noun if noun and (noun in _ZH_KEYS or not label) else label  # the shopper's word for a known key
-    if not asked:  # nothing in particular asked ("第一个怎么样", "tell me about the second one"): its facts
+    if about:  # nothing in particular asked ("第一个怎么样", "tell me about the second one"): its facts
         facts = fact_reason(Candidate(product=product, score=1.0), Filters(), language)
         return (f"{product.title}：{facts}" if zh else f"{product.title}: {facts}"), True
+    asked = noun if noun and (noun in _ZH_KEYS or not label) else label  # the shopper's word for a known key
+    if not asked:
+        return (f"{product.title}的商品资料没有写明这一项。" if zh else f"The product data of {product.title} does not say."), False
     return (f"{product.title}的商品资料没有写明{asked}。" if zh else f"The product data of {product.title} does not say its {asked}."), False
 
 

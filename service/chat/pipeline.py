@@ -89,6 +89,7 @@ class Plan:
     dimension: str | None = None  # what a comparison compares ("lighter": weight); None: every shared fact
     feature: str | None = None  # what a product question asks about
     value: str | None = None  # a question for a value ("第一个的充绒量是多少"): its words
+    about: bool = False  # "第一个怎么样": described from its facts
 
 
 def _estimate_tokens(text: str) -> int:
@@ -359,7 +360,7 @@ class ChatPipeline:
             filters = merge_filters(request.filters, constraints.understood(), request.filters.model_fields_set, catalog_currency=self._currency)
             return Plan(
                 mode, constraints, filters, referred, candidates, k=len(candidates),
-                dimension=reading.compare_dimension, feature=reading.feature, value=reading.value,
+                dimension=reading.compare_dimension, feature=reading.feature, value=reading.value, about=reading.about,
             )
 
         # relative refinements are relative to what was shown (or to the product pointed at)
@@ -539,7 +540,7 @@ class ChatPipeline:
             return comparison.reply, comparison.table
         if plan.mode == "question":
             if plan.value is not None:  # each product pointed at ("这两个多少钱")
-                answers = [answer_value(p, plan.value, plan.feature or "", language) for p in products]
+                answers = [answer_value(p, plan.value, plan.feature or "", language, about=plan.about) for p in products]
                 answer = ("" if is_chinese(language) else " ").join(a for a, _ in answers)
                 known = any(k for _, k in answers)
             else:

@@ -118,8 +118,9 @@ _VALUE_EN = re.compile(
 )
 # "What about it?": the product pointed at, described from its data ("第一个怎么样", "tell me about the second one")
 _ABOUT = re.compile(
-    r"^(?:and |so |but )?(?:what about|how about|how is|how's|tell me (?:more )?about|more about|details?(?: of| on)?)\s*\??$"
-    r"|^(?:那|那么)?(?:怎么样|咋样|如何|好不好|好吗|介绍一下|介绍介绍|说说|详细说说|具体说说)(?:呢|啊|吧)?[？?]?$"
+    r"^(?:and |so |but )?(?:what about|how about|how is|how's|how are|tell me (?:more )?about|more about|details?(?: of| on)?)"
+    r"(?:\s+and)?\s*\??$"
+    r"|^[那么和与跟\s]*(?:怎么样|咋样|如何|好不好|好吗|介绍一下|介绍介绍|说说|详细说说|具体说说)(?:呢|啊|吧)?[？?]?$"
 )
 # Not a question for a value: "what else", "cheaper than", "比第一个便宜的有哪些", "还有什么类似的"
 _NOT_VALUE = re.compile(r"(?<![a-z])(?:else|than|like|similar|other|others)(?![a-z])|还有|类似|一样|比|别的|其他|其它|推荐")
@@ -163,6 +164,7 @@ class Reading:
     compare_dimension: str | None = None
     feature: str | None = None  # a product question: the feature asked about
     value: str | None = None  # a question for a value of a pointed-at product: the question's words
+    about: bool = False  # nothing in particular asked of it ("第一个怎么样"): it is described from its facts
     just_show: bool = False
 
     @property
@@ -210,13 +212,16 @@ def read(text: str, shown: int) -> Reading:
         n = {"two": 2, "2": 2, "three": 3, "3": 3, "两": 2, "二": 2, "三": 3}[match.group("en") or match.group("zh")]
         r.positions.extend(range(n))
         r.text = _blank(r.text, match.span())
+    pointed_at: list[tuple[int, int]] = []  # (where in the message, position) of each ordinal
     for match in _ORDINAL_EN.finditer(r.text):
         word, num = match.group("word"), match.group("num")
         r.positions.append(shown - 1 if match.group("word_last") else _ORDINALS_EN[word] if word else int(num) - 1)
+        pointed_at.append((match.start(), r.positions[-1]))
         r.text = _blank(r.text, match.span())
     for match in _ORDINAL_ZH.finditer(r.text):
         n = match.group("n")
         r.positions.append(_ZH_DIGITS[n] if n else shown - 1)
+        pointed_at.append((match.start(), r.positions[-1]))
         r.text = _blank(r.text, match.span())
     if r.compare and not r.positions:  # "compare 1 and 3": bare numbers name positions in a comparison
         for match in re.finditer(r"(?<![\d.])([1-9])(?![\d.%]|\s*(?:元|块|yuan|usd|rmb|\$|¥|k\b))", r.text):
@@ -256,6 +261,12 @@ def read(text: str, shown: int) -> Reading:
             names = (re.sub(r"^(?:的|有|是)+|的$", "", (found.get(g) or "").strip()) for g in ("feature", "what", "kind", "after"))
             r.feature = next((n for n in names if n), "") or words
             r.value = words
+            r.about = value.re is _ABOUT
+            # the question is its last clause: "the first one is too expensive, what about the second one?"
+            separators = [m.end() for m in re.finditer(r"\s[-—]+\s|[,，;；:：]", r.text) if r.text[m.end():].strip(" .。-—?？")]
+            asked = [p for at, p in pointed_at if separators and at >= separators[-1]]
+            if asked:
+                r.positions = [p for p in r.positions if p in asked]
             r.text = " " * len(r.text)
     if r.compare:
         r.text = _blank(r.text, compare.span()) if compare else r.text

@@ -49,7 +49,7 @@ def says_twice(text: str) -> bool:
 
 
 # Chinese characters that ordinary prose repeats whatever it is about
-_FUNCTION_HAN = frozenset("的了是很也都和与更又不在有为就而且可让")
+_FUNCTION_HAN = frozenset("的了是很也都和与更又不在有为就而且可让好最超非常这那款真太特个些点比还")
 
 
 def strays(text: str, sources: Collection[str]) -> bool:

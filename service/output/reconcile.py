@@ -100,7 +100,8 @@ class ReasonCheck:
         if self._grounding is None:
             return reason
         product = candidate.product
-        sources = [*own_data(product), product.category, *self._grounding]
+        listed = [str(v) for values in product.attributes.values() if isinstance(values, list) for v in values]
+        sources = [*own_data(product), *listed, product.category, *self._grounding]
         if says_twice(reason) or strays(reason, sources) or not grounded(reason, sources, name=product.brand or ""):
             return None
         return reason
