@@ -110,6 +110,8 @@ def test_last_is_a_reference_only_as_the_last_or_last_one():
     assert r("the last one").positions == [2] and r("compare the first and the last").positions == [0, 2]
     assert r("how long does the battery of the first one last?").positions == [0]
     assert r("firstly, something warm").positions == []
+    assert r("compare the last two").positions == [1, 2] and r("后两个有什么区别").positions == [1, 2]
+    assert r("first of all, something cheaper").positions == [] and r("at last something warm").positions == []
 
 
 @pytest.mark.parametrize("text", ["what is the best down jacket", "how much is a good blender", "第一个防水吗",

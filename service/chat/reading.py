@@ -53,7 +53,10 @@ _ORDINAL_EN = re.compile(
     r"|(?:#|no\.? ?|number |item |option )(?P<num>[1-9])\b"
 )
 _ORDINAL_ZH = re.compile(rf"第(?P<n>[一二两三四五六1-6]){_CLASSIFIER}?|最后(?:一)?{_CLASSIFIER}|最后那{_CLASSIFIER}?")
-_FIRST_N = re.compile(r"(?:the )?first (?P<en>two|three|2|3)|前(?P<zh>[两二三23]){_CLASSIFIER}?".replace("{_CLASSIFIER}", _CLASSIFIER))
+_FIRST_N = re.compile(r"(?:the )?first (?P<en>two|three|2|3)(?![a-z])|前(?P<zh>[两二三23]){_CLASSIFIER}?".replace("{_CLASSIFIER}", _CLASSIFIER))
+_LAST_N = re.compile(r"(?:the )?last (?P<en>two|three|2|3)(?![a-z])|(?:后|最后)(?P<zh>[两二三23]){_CLASSIFIER}".replace("{_CLASSIFIER}", _CLASSIFIER))
+# "first of all", "at first", "at last": no product is pointed at
+_NOT_ORDINAL = re.compile(r"(?<![a-z])(?:first of all|at first|first off|at last|at long last)(?![a-z])")
 _PAIR = re.compile(rf"(?:both|these two|those two|the two|the pair|这两{_CLASSIFIER}?|那两{_CLASSIFIER}?|两{_CLASSIFIER}(?=.*(?:哪|比|区别|不同)))")
 _THIS = re.compile(
     rf"(?<![a-z])(?:this|that|the same) one(?![a-z])|(?<![a-z])it(?![a-z])|(?:这|那)(?:一)?{_CLASSIFIER}|它"
@@ -208,9 +211,15 @@ def read(text: str, shown: int) -> Reading:
         }[word]
         r.superlative = (dimension, op)
         r.text = _blank(r.text, match.span())
+    for match in _NOT_ORDINAL.finditer(r.text):
+        r.text = _blank(r.text, match.span())
     for match in _FIRST_N.finditer(r.text):
         n = {"two": 2, "2": 2, "three": 3, "3": 3, "两": 2, "二": 2, "三": 3}[match.group("en") or match.group("zh")]
         r.positions.extend(range(n))
+        r.text = _blank(r.text, match.span())
+    for match in _LAST_N.finditer(r.text):
+        n = {"two": 2, "2": 2, "three": 3, "3": 3, "两": 2, "二": 2, "三": 3}[match.group("en") or match.group("zh")]
+        r.positions.extend(range(max(0, shown - n), shown))
         r.text = _blank(r.text, match.span())
     pointed_at: list[tuple[int, int]] = []  # (where in the message, position) of each ordinal
     for match in _ORDINAL_EN.finditer(r.text):
