@@ -84,7 +84,8 @@ def test_product_questions(text, feature):
     [("what is the fill weight of the first one?", "fill weight", 0), ("第一个的充绒量是多少", "充绒量", 0),
      ("第二个多重", "多重", 1), ("how heavy is the second one?", "how heavy is", 1), ("第一个有什么颜色", "颜色", 0),
      ("what colors does the third one come in?", "colors", 2), ("第三个多少钱", "钱", 2), ("第一个有几种颜色", "颜色", 0),
-     ("第一个怎么样", "怎么样", 0), ("tell me about the second one", "tell me about", 1)],
+     ("第一个怎么样", "怎么样", 0), ("tell me about the second one", "tell me about", 1),
+     ("how is the battery life of the first one?", "battery life", 0)],
 )
 def test_questions_for_a_value_of_a_shown_product(text, feature, position):
     reading = r(text)

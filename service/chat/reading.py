@@ -117,6 +117,7 @@ _VALUE_EN = re.compile(
     r"^(?:and |so |also |but )?(?:what(?:'s| is| are| was)\s+(?:the\s+|its\s+)?(?P<feature>[a-z][a-z0-9 -]*?)"
     r"(?:\s+(?:of|on|for|in)(?:\s+(?:it|that|this|them))?)?"
     r"|what\s+(?P<kind>[a-z]+)\s+(?:does|do|is|are|can)\b.*?"
+    r"|how (?:is|are|good is) (?:the\s+|its\s+)(?P<how>[a-z][a-z0-9 -]*?)(?:\s+(?:of|on|for|in)(?:\s+(?:it|that|this|them))?)?"
     r"|how\s+(?:heavy|big|large|long|warm|much|many|wide|tall|fast)\b.*?)\s*\??$"
 )
 # "What about it?": the product pointed at, described from its data ("第一个怎么样", "tell me about the second one")
@@ -267,7 +268,7 @@ def read(text: str, shown: int) -> Reading:
         elif value:
             words = " ".join(rest.split()).strip(" ?？呢")
             found = value.groupdict()
-            names = (re.sub(r"^(?:的|有|是)+|的$", "", (found.get(g) or "").strip()) for g in ("feature", "what", "kind", "after"))
+            names = (re.sub(r"^(?:的|有|是)+|的$", "", (found.get(g) or "").strip()) for g in ("feature", "what", "kind", "how", "after"))
             r.feature = next((n for n in names if n), "") or words
             r.value = words
             r.about = value.re is _ABOUT
