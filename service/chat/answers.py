@@ -33,9 +33,18 @@ _LABELS = {
     "storage": ("storage", "存储"),
     "warmth": ("comfort temperature", "舒适温度"),
 }
-_UNITS = {"weight_g": "g", "net_weight_g": "g", "weight_kg": "kg", "screen_in": "in", "battery_life_h": "h",
-          "battery_life_days": "days", "battery_mah": "mAh", "capacity_mAh": "mAh", "storage_gb": "GB",
-          "comfort_temp_c": "°C"}
+# A numeric attribute's unit is its key's suffix (weight_g, screen_in, comfort_temp_c, capacity_mAh)
+_UNIT_SUFFIX = re.compile(r"_(?:g|kg|mm|cm|m|in|h|c|pct|mah|gb|tb|days|ml|l|oz)$", re.IGNORECASE)
+_SUFFIX_UNITS = {"g": " g", "kg": " kg", "mm": " mm", "cm": " cm", "m": " m", "in": " in", "h": " h", "c": "°C",
+                 "pct": "%", "mah": " mAh", "gb": " GB", "tb": " TB", "days": " days", "ml": " ml", "l": " L", "oz": " oz"}
+
+
+def _with_unit(key: str, value: Any) -> str:
+    """A value as the data writes it (never rounded), with the unit its key's suffix names."""
+    suffix = _UNIT_SUFFIX.search(str(key))
+    unit = _SUFFIX_UNITS.get(suffix.group(0)[1:].lower(), "") if suffix else ""
+    whole = isinstance(value, float) and value.is_integer()
+    return f"{int(value) if whole else value}{unit}"
 _BETTER = {  # which end wins, and how to say it
     "price": ("lt", "cheaper", "更便宜"),
     "weight": ("lt", "lighter", "更轻"),
@@ -112,8 +121,7 @@ def _shown(product: Product, dimension: str) -> str | None:
     for key, _factor in DIMENSIONS.get(dimension, ()):
         value = product.attributes.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            unit = _UNITS.get(key, "")
-            return f"{value:g} {unit}".strip() if unit != "°C" else f"{value:g}°C"
+            return _with_unit(key, value)
     return None
 
 
@@ -205,9 +213,6 @@ _ZH_KEYS: dict[str, tuple[str, ...]] = {
     "芯片": ("cpu", "chip"), "处理器": ("cpu",), "内存": ("ram",), "系统": ("os",), "极限温度": ("limit_temp",),
     "舒适温度": ("comfort_temp",), "防晒指数": ("spf",),
 }
-_UNIT_SUFFIX = re.compile(r"_(?:g|kg|mm|cm|m|in|h|c|pct|mah|gb|tb|days|ml|l|oz)$", re.IGNORECASE)
-_SUFFIX_UNITS = {"g": " g", "kg": " kg", "mm": " mm", "cm": " cm", "m": " m", "in": " in", "h": " h", "c": "°C",
-                 "pct": "%", "mah": " mAh", "gb": " GB", "tb": " TB", "days": " days", "ml": " ml", "l": " L", "oz": " oz"}
 
 
 def answer_value(product: Product, question: str, feature: str, language: str, *, about: bool = False) -> tuple[str, bool]:
@@ -259,16 +264,13 @@ def answer_value(product: Product, question: str, feature: str, language: str, *
 def _said(product: Product, key: str, value: Any, zh: bool, asked: str = "") -> str:
     """An attribute's value as the data writes it, named by the shopper's word when it is Chinese (充绒量),
     else by its key without the unit suffix ("fill weight"), the unit after the value."""
-    suffix = _UNIT_SUFFIX.search(str(key))
-    unit = _SUFFIX_UNITS.get(suffix.group(0)[1:].lower(), "") if suffix else ""
     name = _UNIT_SUFFIX.sub("", str(key)).replace("_", " ")
     if value is True or value is False:
         shown = ("是" if value else "否") if zh else ("yes" if value else "no")
     elif isinstance(value, list):
         shown = " / ".join(str(v) for v in value)
     else:
-        whole = isinstance(value, float) and value.is_integer()
-        shown = f"{int(value) if whole else value}{unit}"  # as the data writes it: never rounded
+        shown = _with_unit(key, value)
     if zh:
         return f"{product.title}的{asked if HAN.search(asked) else name}是 {shown}。"
     return f"The {name} of {product.title} {'are' if isinstance(value, list) else 'is'} {shown}."

@@ -479,7 +479,7 @@ class ChatPipeline:
                 clean=lambda value, pid: self._sanitizer.text(
                     value, own_data(by_id[pid].product) if pid in by_id else [t for c in plan.candidates for t in own_data(c.product)]
                 ),
-                keep=ReasonCheck(plan.candidates, language, [request.message, *plan.constraints.topic], self._sanitizer),
+                keep=ReasonCheck(plan.candidates, language, _grounding(request, plan), self._sanitizer),
             )
             chat = dataclasses.replace(chat, stream=stream)
         try:
@@ -503,7 +503,7 @@ class ChatPipeline:
         output = asked.value
         # a small model's reasons must name something of their product or of the shopper's words (prose.grounded)
         small = self._chain.wants_compact_from(asked.completion.provider)
-        grounding = [request.message, *plan.constraints.topic] if small else None
+        grounding = _grounding(request, plan) if small else None
         fixed = reconcile(output, plan.candidates, k, plan.filters, language, self._sanitizer, grounding)
         if fixed.replaced_reasons:
             self._metrics.invalid_output.labels("reason_replaced").inc(fixed.replaced_reasons)
@@ -683,6 +683,11 @@ class ChatPipeline:
         if not saved:
             log.info("conversation deleted while its turn ran; the turn is not saved")
         return saved
+
+
+def _grounding(request: ChatTurnRequest, plan: Plan) -> list[str]:
+    """What a small model's reasons may share words with besides their product's data: the shopper's."""
+    return [request.message, *plan.constraints.topic]
 
 
 def _about(text: str, products: list[Any]) -> bool:
