@@ -141,8 +141,10 @@ def build_dependencies(
     )
     if client is not None:  # issue 14: the copy-job queue's depth, age and workers, read at scrape time
         metrics.watch(JobQueueCollector(client, queue_name(settings.cache_prefix)))
-    cache: AnswerCache = (
-        RedisCache(client, events=metrics) if client else MemoryCache(settings.cache_max_entries, events=metrics)
+    cache: AnswerCache = (  # a miss's answer is written to Redis after its response, not before (issue 17 §4)
+        RedisCache(client, events=metrics, write_behind=True)
+        if client
+        else MemoryCache(settings.cache_max_entries, events=metrics)
     )
     flights = SingleFlight(client, lock_ttl_s=settings.deadline_s)
     chain = chain or build_chain(settings, metrics, client)

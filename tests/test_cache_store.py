@@ -176,3 +176,113 @@ def test_a_claiming_read_with_redis_down_is_a_miss_that_asks_for_nothing():
     events = Events()
     assert RedisCache(down, events=events).get_claiming("k", FlightClaim(down, "k:flight", "t", 1000)) == (None, None)
     assert events.seen == ["error"]
+
+
+def gated_writes(client, key, gate, *, times=1):
+    """:func:`marker_writes` whose first ``times`` round trips wait for ``gate``: a write still on its way."""
+    writes, carried = marker_writes(client, key)
+    original = client.pipeline
+    held = [times]
+
+    def pipeline(*args, **kwargs):
+        pipe = original(*args, **kwargs)
+        if held[0] > 0:
+            held[0] -= 1
+            execute = pipe.execute
+
+            def waiting_execute(*a, **k):
+                assert gate.wait(10), "the test never released the write"
+                return execute(*a, **k)
+
+            pipe.execute = waiting_execute
+        return pipe
+
+    client.pipeline = pipeline
+    return writes, carried
+
+
+def test_write_behind_answers_before_the_write_lands_and_this_process_reads_it_meanwhile(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    events = Events()
+    cache = RedisCache(client, events=events, write_behind=True)
+    gate = threading.Event()
+    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)  # returns with the write still held
+    assert redis.Redis.from_url(REDIS_URL).get(f"{prefix}:answer") is None
+    assert cache.get(f"{prefix}:answer") == b"v"  # a repeat in this process is a hit meanwhile
+    claim = FlightClaim(client, f"{prefix}:answer:flight", "t", 60_000)
+    assert cache.get_claiming(f"{prefix}:answer", claim) == (b"v", None)  # and takes no lock
+    gate.set()
+    cache.flush()
+    other = redis.Redis.from_url(REDIS_URL)
+    assert other.get(f"{prefix}:answer") == b"v" and other.get(f"{prefix}:marker") == b"published"
+    assert 0 < other.pttl(f"{prefix}:answer") <= 60_000
+    assert cache._unwritten == {}  # read from Redis from now on
+    assert events.seen == ["hit", "hit", "set"]
+
+
+def test_write_behind_keeps_the_order_of_writes_and_a_newer_answer_is_not_dropped_by_an_older_write(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    cache = RedisCache(client, write_behind=True)
+    gate = threading.Event()
+    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    cache.set_with(f"{prefix}:answer", b"old", 60.0, writes)
+    cache.set_with(f"{prefix}:answer", b"new", 60.0, writes)
+    assert cache.get(f"{prefix}:answer") == b"new"
+    gate.set()
+    cache.flush()
+    assert client.get(f"{prefix}:answer") == b"new"
+
+
+def test_a_deleted_answer_is_not_written_back_by_a_write_still_on_its_way(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    cache = RedisCache(client, write_behind=True)
+    gate = threading.Event()
+    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)
+    threading.Timer(0.2, gate.set).start()  # the write lands while the deletion waits for it
+    started = time.monotonic()
+    assert cache.delete([f"{prefix}:answer"]) == 1
+    assert time.monotonic() - started >= 0.15  # it waited for the write, then deleted what it wrote
+    cache.flush()
+    assert client.get(f"{prefix}:answer") is None and cache.get(f"{prefix}:answer") is None
+
+
+def test_a_failed_write_behind_is_counted_as_an_error_and_raises_nothing():
+    down = redis_client("redis://127.0.0.1:1/0", socket_timeout_s=0.2)
+    events = Events()
+    cache = RedisCache(down, events=events, write_behind=True)
+    writes, _ = marker_writes(down, "marker")
+    cache.set_with("k", b"v", 60.0, writes)  # no exception here, nor from the thread that writes
+    cache.flush()
+    assert events.seen == ["error"] and cache._unwritten == {}
+    assert cache.get("k") is None  # no answer kept that Redis never got
+
+
+def test_past_max_unwritten_answers_the_next_write_is_made_in_the_request(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    cache = RedisCache(client, write_behind=True, max_unwritten=1)
+    gate = threading.Event()
+    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    cache.set_with(f"{prefix}:first", b"1", 60.0, writes)  # held on its way
+    cache.set_with(f"{prefix}:second", b"2", 60.0, writes)  # one is on its way already: written here and now
+    assert client.get(f"{prefix}:second") == b"2" and client.get(f"{prefix}:first") is None
+    gate.set()
+    cache.flush()
+    assert client.get(f"{prefix}:first") == b"1"
+
+
+def test_a_deletion_waiting_on_a_hung_write_fails_as_redis_unavailable(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    cache = RedisCache(client, write_behind=True)
+    cache.FLUSH_TIMEOUT_S = 0.2
+    gate = threading.Event()
+    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)
+    try:
+        with pytest.raises(redis.RedisError):  # the API answers 503 "retry the deletion", never a 500
+            cache.delete([f"{prefix}:answer"])
+    finally:
+        gate.set()
+    cache.flush()
+    assert cache.delete([f"{prefix}:answer"]) == 1  # the retry deletes it

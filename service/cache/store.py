@@ -10,6 +10,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -83,9 +85,11 @@ class AnswerCache(Protocol):
     def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
         """:meth:`set`, and run ``writes``: in the same round trip when this cache lives behind their client.
 
-        The answer is written even when ``writes`` fail; its own failure counts as for :meth:`set`.
+        The answer is written even when ``writes`` fail; its own failure counts as for :meth:`set`. A cache may
+        make the write after returning (:class:`RedisCache` with ``write_behind``); reads in this process see the
+        answer at once either way.
 
-        :raises redis.RedisError: when ``writes`` failed.
+        :raises redis.RedisError: when ``writes`` failed (a write made after returning raises nothing).
         """
         ...
 
@@ -152,18 +156,40 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Answers in Redis, shared by every worker and pod."""
+    """Answers in Redis, shared by every worker and pod.
+
+    With ``write_behind`` (what the service runs), an answer's write (:meth:`set_with`: the answer with the
+    single-flight's publish) leaves the response path: one thread of this cache sends the writes in order,
+    while this process reads the answer from memory until its write has landed, so a repeat here is a hit at
+    once; elsewhere, the flight's lock (still held until the same write) makes a repeat wait for it rather
+    than ask the model again. A failed write is counted as a cache error, never raised. :meth:`delete` waits
+    for the writes queued before it, so a deleted answer is not written back afterwards. More than
+    ``max_unwritten`` answers on their way: the next write is made in the request, as without the option.
+    """
 
     backend = "redis"
     RETRY_AFTER_FAILURE_S = 1.0
+    FLUSH_TIMEOUT_S = 5.0
 
-    def __init__(self, client: redis.Redis, events: CacheEvents | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        events: CacheEvents | None = None,
+        *,
+        write_behind: bool = False,
+        max_unwritten: int = 1000,
+    ) -> None:
         self._client = client
         self._get_or_claim = client.register_script(_GET_OR_CLAIM)
         self._events = events or _NoEvents()
         self._last_error: str | None = None
         self._last_error_logged = 0.0
         self._down_until = 0.0
+        # one thread, started on the first write: writes land in the order they were made
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="cache-write") if write_behind else None
+        self._max_unwritten = max_unwritten
+        self._unwritten: dict[str, bytes] = {}  # answers whose write is on its way
+        self._unwritten_lock = threading.Lock()
 
     def _skipping(self) -> bool:
         """After a failure, skip Redis briefly so an unreachable server does not add its timeout to every request."""
@@ -182,6 +208,10 @@ class RedisCache:
             log.warning("redis cache unavailable, answering uncached", extra={"error": self._last_error})
 
     def get(self, key: str) -> bytes | None:
+        value = self._unwritten.get(key)
+        if value is not None:
+            self._events.cache_event("hit")
+            return value
         if self._skipping():
             return None
         try:
@@ -196,6 +226,10 @@ class RedisCache:
     def get_claiming(self, key: str, claim: FlightClaim) -> tuple[bytes | None, bool | None]:
         if claim.client is not self._client:  # the flight's lock lives elsewhere: each on its own
             return self.get(key), None
+        value = self._unwritten.get(key)
+        if value is not None:
+            self._events.cache_event("hit")
+            return value, None
         if self._skipping():
             return None, None
         try:
@@ -221,6 +255,29 @@ class RedisCache:
         self._events.cache_event("set")
 
     def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
+        if self._writer is not None and ttl_s > 0 and len(self._unwritten) < self._max_unwritten:
+            with self._unwritten_lock:
+                self._unwritten[key] = value
+            self._writer.submit(self._write_behind, key, value, ttl_s, writes)
+            return
+        self._write_now(key, value, ttl_s, writes)
+
+    def _write_behind(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
+        try:
+            self._write_now(key, value, ttl_s, writes)
+        except redis.RedisError:
+            pass  # counted and logged by _failed; the flight's lock expires, followers compute for themselves
+        finally:
+            with self._unwritten_lock:
+                if self._unwritten.get(key) is value:  # not a newer answer for the key, nor deleted meanwhile
+                    del self._unwritten[key]
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        """Return once every write queued before this call has landed or failed (at most ``timeout_s``)."""
+        if self._writer is not None:
+            self._writer.submit(_nothing).result(timeout=self.FLUSH_TIMEOUT_S if timeout_s is None else timeout_s)
+
+    def _write_now(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
         if writes.client is not self._client:  # another server, or another pool: each on its own
             self.set(key, value, ttl_s)
             writes.run()
@@ -240,6 +297,14 @@ class RedisCache:
             self._events.cache_event("set")
 
     def delete(self, keys: list[str]) -> int:
+        if self._writer is not None and keys:
+            with self._unwritten_lock:
+                for key in keys:
+                    self._unwritten.pop(key, None)
+            try:
+                self.flush()  # a write already on its way lands first, then goes
+            except FutureTimeout:
+                raise redis.TimeoutError("answer writes still on their way to Redis; nothing was deleted") from None
         return int(self._client.delete(*keys)) if keys else 0
 
     def status(self) -> dict[str, Any]:
@@ -248,6 +313,10 @@ class RedisCache:
         except redis.RedisError as exc:
             return {"backend": self.backend, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
         return {"backend": self.backend, "ok": True}
+
+
+def _nothing() -> None:
+    return None
 
 
 def _px(ttl_s: float) -> int:
