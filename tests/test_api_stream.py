@@ -151,9 +151,11 @@ def test_client_that_leaves_during_a_slow_first_token_stops_the_call(make_app, u
         wait_for(lambda: upstream.streams and upstream.streams[-1].outcome != "streaming", timeout_s=6)
     assert got.names() == ["understood"]
     record = upstream.streams[-1]
-    # the upstream notices at its first write after the slow first token (the first token may still fit the
-    # socket's buffer): the call was closed, not read to its end
-    assert record.outcome == "client_closed" and record.sent <= 1 and record.ended_at - record.started_at < 3.6
+    # the upstream notices at its first writes after the slow first token (the first tokens may still fit the
+    # socket's buffer, and under load the web side may take a token's 20 ms or more to close its call after the
+    # client's first event failed): the call was closed, not read to its end
+    assert record.outcome == "client_closed" and record.sent <= 3 < record.total
+    assert record.ended_at - record.started_at < 3.6
     assert upstream.calls == 1 and time.monotonic() - started < 5
 
 

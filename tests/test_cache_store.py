@@ -1,6 +1,9 @@
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -8,6 +11,8 @@ import redis
 from service.cache.keys import answer_key, normalize_text
 from service.cache.store import FlightClaim, MemoryCache, RedisCache, RedisWrites, redis_client
 from tests.support.redis_db import REDIS_URL
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Events:
@@ -286,3 +291,20 @@ def test_a_deletion_waiting_on_a_hung_write_fails_as_redis_unavailable(prefix):
         gate.set()
     cache.flush()
     assert cache.delete([f"{prefix}:answer"]) == 1  # the retry deletes it
+
+
+def test_answers_still_on_their_way_are_written_before_the_process_exits(prefix):
+    script = f"""
+import sys, time, redis
+from service.cache.store import RedisCache, RedisWrites
+client = redis.Redis.from_url({REDIS_URL!r})
+def slow(pipe):
+    time.sleep(0.3)  # still on its way when the interpreter starts to exit
+    pipe.set({prefix!r} + ":marker", b"published")
+RedisCache(client, write_behind=True).set_with({prefix!r} + ":answer", b"v", 60.0, RedisWrites(client, slow))
+sys.exit(0)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    client = redis.Redis.from_url(REDIS_URL)
+    assert client.get(f"{prefix}:answer") == b"v" and client.get(f"{prefix}:marker") == b"published"

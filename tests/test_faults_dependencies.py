@@ -11,7 +11,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import redis
 
+from service.cache.redis_circuit import BREAKER_NAME, RedisSkipped, guarded_client
+from service.provider.breaker import BreakerPolicy, CircuitBreaker, MemoryBreakerStore
 from tests.support import small_shop
 from tests.support.openai_upstream import reply, reply_fn, status
 from tests.support.picks import pick_first_k
@@ -74,6 +77,29 @@ def test_a_hung_redis_is_skipped_after_a_few_timeouts_and_used_again_once_back(
     wait_for(cached_again, timeout_s=10, interval_s=0.2)  # the trial after the cool-down closes the breaker
     ready = client.get("/readyz").json
     assert ready["cache"]["ok"] and ready["cache"]["breaker"]["state"] == "closed" and ready["problems"] == []
+
+
+def test_the_trial_after_a_cool_down_may_open_a_new_connection() -> None:
+    """Every pooled connection broken by the outage (a restarted or hung Redis): the trial command connects first.
+
+    Before: the connection's handshake (redis-py pipelines two CLIENT SETINFO commands) asked the breaker again,
+    the second was refused while the first held the trial, and that refusal failed the trial: the cool-down
+    doubled on every trial and the cache never came back.
+    """
+    clock = [1000.0]
+    breaker = CircuitBreaker(
+        BREAKER_NAME, MemoryBreakerStore(), BreakerPolicy(failures=1, cooldown_s=5.0), clock=lambda: clock[0]
+    )
+    client = guarded_client(REDIS_URL, timeout_s=0.5, breaker=breaker)
+    breaker.record(redis.TimeoutError("hung"), trial=False)
+    assert breaker.state() == "open"
+    with pytest.raises(RedisSkipped):
+        client.ping()
+    clock[0] += 5.1
+    assert breaker.state() == "half_open"
+    assert client.ping() is True  # the trial: a new connection, its handshake, then the command
+    assert breaker.state() == "closed"
+    assert client.set("sgtest-trial", "1", px=1000) and client.get("sgtest-trial") == b"1"
 
 
 def test_redis_call_timeouts_are_a_setting_of_tens_of_ms() -> None:

@@ -44,27 +44,36 @@ class _GuardedConnection:
         super().connect_check_health(*args, **kwargs)  # type: ignore[misc]
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        verdict = self._breaker.admit(trial_ttl_s=5.0)
-        if verdict == "skip":
-            raise RedisSkipped("Redis skipped: its circuit is open after repeated failures")
-        self._trial = verdict == "trial"
+        # A connection that holds the trial sends what else it must under it: the trial command's connection may
+        # be new, and redis-py pipelines its handshake (two CLIENT SETINFO), which the breaker would refuse while
+        # the first held the trial, failing the trial on every cool-down (the cache never came back).
+        if not self._trial:
+            verdict = self._breaker.admit(trial_ttl_s=5.0)
+            if verdict == "skip":
+                raise RedisSkipped("Redis skipped: its circuit is open after repeated failures")
+            self._trial = verdict == "trial"
         try:
             super().send_packed_command(command, check_health)  # type: ignore[misc]
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            self._breaker.record(exc, trial=self._trial)  # type: ignore[arg-type]
+            self._settle(exc)
             raise
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             response = super().read_response(*args, **kwargs)  # type: ignore[misc]
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            self._breaker.record(exc, trial=self._trial)  # type: ignore[arg-type]
+            self._settle(exc)
             raise
         except redis.ResponseError:  # Redis answered: it is up
-            self._breaker.record(None, trial=self._trial)
+            self._settle(None)
             raise
-        self._breaker.record(None, trial=self._trial)
+        self._settle(None)
         return response
+
+    def _settle(self, error: Exception | None) -> None:
+        """The first outcome after a trial decides it; what follows counts as ordinary calls."""
+        trial, self._trial = self._trial, False
+        self._breaker.record(error, trial=trial)  # type: ignore[arg-type]
 
 
 def redis_breaker(

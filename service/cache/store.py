@@ -258,8 +258,12 @@ class RedisCache:
         if self._writer is not None and ttl_s > 0 and len(self._unwritten) < self._max_unwritten:
             with self._unwritten_lock:
                 self._unwritten[key] = value
-            self._writer.submit(self._write_behind, key, value, ttl_s, writes)
-            return
+            try:
+                self._writer.submit(self._write_behind, key, value, ttl_s, writes)
+                return
+            except RuntimeError:  # the interpreter is exiting: no new thread work, so write it here
+                with self._unwritten_lock:
+                    self._unwritten.pop(key, None)
         self._write_now(key, value, ttl_s, writes)
 
     def _write_behind(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
