@@ -192,7 +192,7 @@ def test_any_answer_cache_gets_the_answer_with_the_publish_through_its_interface
         def set(self, k, value, ttl_s):
             raise AssertionError("the flight writes through set_with")
 
-        def set_with(self, k, value, ttl_s, writes):
+        def set_with(self, k, value, ttl_s, writes, *, behind=True):
             self.written.append((k, value, ttl_s))
             writes.run()
 

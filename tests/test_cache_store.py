@@ -11,6 +11,7 @@ import redis
 from service.cache.keys import answer_key, normalize_text
 from service.cache.store import FlightClaim, MemoryCache, RedisCache, RedisWrites, redis_client
 from tests.support.redis_db import REDIS_URL
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -308,3 +309,19 @@ sys.exit(0)
     assert done.returncode == 0, done.stderr
     client = redis.Redis.from_url(REDIS_URL)
     assert client.get(f"{prefix}:answer") == b"v" and client.get(f"{prefix}:marker") == b"published"
+
+
+def test_writes_made_while_the_writer_is_busy_go_together_in_its_next_round_trip(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    events = Events()
+    cache = RedisCache(client, events=events, write_behind=True)
+    gate = threading.Event()
+    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
+    cache.set_with(f"{prefix}:a", b"a", 60.0, writes)
+    wait_for(lambda: len(carried) == 1)  # the writer holds a's round trip
+    cache.set_with(f"{prefix}:b", b"b", 60.0, writes)
+    cache.set_with(f"{prefix}:c", b"c", 60.0, writes)
+    gate.set()
+    cache.flush()
+    assert len(carried) == 3 and carried[1] is carried[2] is not carried[0]  # b and c: one pipeline
+    assert [client.get(f"{prefix}:{k}") for k in "abc"] == [b"a", b"b", b"c"] and events.seen == ["set"] * 3

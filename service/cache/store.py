@@ -82,12 +82,12 @@ class AnswerCache(Protocol):
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
-    def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
+    def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites, *, behind: bool = True) -> None:
         """:meth:`set`, and run ``writes``: in the same round trip when this cache lives behind their client.
 
-        The answer is written even when ``writes`` fail; its own failure counts as for :meth:`set`. A cache may
-        make the write after returning (:class:`RedisCache` with ``write_behind``); reads in this process see the
-        answer at once either way.
+        The answer is written even when ``writes`` fail; its own failure counts as for :meth:`set`. With ``behind``
+        a cache may make the write after returning (:class:`RedisCache` with ``write_behind``); reads in this
+        process see the answer at once either way.
 
         :raises redis.RedisError: when ``writes`` failed (a write made after returning raises nothing).
         """
@@ -141,7 +141,7 @@ class MemoryCache:
             self._data[key] = (value, ttl_s)
         self._events.cache_event("set")
 
-    def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
+    def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites, *, behind: bool = True) -> None:
         self.set(key, value, ttl_s)  # first: a failed round trip must not cost this process its answer
         writes.run()
 
@@ -162,7 +162,7 @@ class RedisCache:
     single-flight's publish) leaves the response path: one thread of this cache sends the writes in order,
     while this process reads the answer from memory until its write has landed, so a repeat here is a hit at
     once; elsewhere, the flight's lock (still held until the same write) makes a repeat wait for it rather
-    than ask the model again. A failed write is counted as a cache error, never raised. :meth:`delete` waits
+    than ask the model again. Writes made while the thread is busy go together in its next round trip. A failed write is counted as a cache error, never raised. :meth:`delete` waits
     for the writes queued before it, so a deleted answer is not written back afterwards. More than
     ``max_unwritten`` answers on their way: the next write is made in the request, as without the option.
     """
@@ -189,6 +189,8 @@ class RedisCache:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="cache-write") if write_behind else None
         self._max_unwritten = max_unwritten
         self._unwritten: dict[str, bytes] = {}  # answers whose write is on its way
+        self._queued: list[_Write] = []  # their writes, for the writer's next round trip
+        self._drain_scheduled = False
         self._unwritten_lock = threading.Lock()
 
     def _skipping(self) -> bool:
@@ -254,27 +256,55 @@ class RedisCache:
             return
         self._events.cache_event("set")
 
-    def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
-        if self._writer is not None and ttl_s > 0 and len(self._unwritten) < self._max_unwritten:
+    def set_with(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites, *, behind: bool = True) -> None:
+        if behind and self._writer is not None and ttl_s > 0 and len(self._unwritten) < self._max_unwritten:
             with self._unwritten_lock:
                 self._unwritten[key] = value
+                self._queued.append(_Write(key, value, ttl_s, writes))
+                schedule, self._drain_scheduled = not self._drain_scheduled, True
+            if not schedule:
+                return  # the writer takes it with the others queued since its last round trip
             try:
-                self._writer.submit(self._write_behind, key, value, ttl_s, writes)
+                self._writer.submit(self._drain)
                 return
             except RuntimeError:  # the interpreter is exiting: no new thread work, so write it here
-                with self._unwritten_lock:
-                    self._unwritten.pop(key, None)
+                self._drain()
+                return
         self._write_now(key, value, ttl_s, writes)
 
-    def _write_behind(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
+    def _drain(self) -> None:
+        """Every write queued so far, in order, in one round trip: under load the writer batches, saving CPU."""
+        with self._unwritten_lock:
+            batch, self._queued, self._drain_scheduled = self._queued, [], False
+        if not batch:
+            return
+        mine = [w for w in batch if w.writes.client is self._client]
         try:
-            self._write_now(key, value, ttl_s, writes)
+            for w in batch:
+                if w.writes.client is not self._client:  # another server, or another pool: each on its own
+                    self._write_now(w.key, w.value, w.ttl_s, w.writes)
+            if mine:
+                pipe = self._client.pipeline(transaction=False)
+                queued = not self._skipping()
+                for w in mine:
+                    if queued:
+                        pipe.set(w.key, w.value, px=_px(w.ttl_s))
+                    w.writes.queue(pipe)
+                try:
+                    pipe.execute()
+                except redis.RedisError as exc:
+                    if queued:
+                        self._failed("set", exc)
+                else:
+                    for _ in mine if queued else ():
+                        self._events.cache_event("set")
         except redis.RedisError:
-            pass  # counted and logged by _failed; the flight's lock expires, followers compute for themselves
+            pass  # counted and logged by _failed; the flights' locks expire, followers compute for themselves
         finally:
             with self._unwritten_lock:
-                if self._unwritten.get(key) is value:  # not a newer answer for the key, nor deleted meanwhile
-                    del self._unwritten[key]
+                for w in batch:
+                    if self._unwritten.get(w.key) is w.value:  # not a newer answer for the key, nor deleted
+                        del self._unwritten[w.key]
 
     def flush(self, timeout_s: float | None = None) -> None:
         """Return once every write queued before this call has landed or failed (at most ``timeout_s``)."""
@@ -317,6 +347,14 @@ class RedisCache:
         except redis.RedisError as exc:
             return {"backend": self.backend, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
         return {"backend": self.backend, "ok": True}
+
+
+@dataclass(frozen=True)
+class _Write:
+    key: str
+    value: bytes
+    ttl_s: float
+    writes: RedisWrites
 
 
 def _nothing() -> None:
