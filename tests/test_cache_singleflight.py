@@ -185,6 +185,7 @@ def test_any_answer_cache_gets_the_answer_with_the_publish_through_its_interface
 
         def __init__(self):
             self.written = []
+            self.behind = []
 
         def get(self, k):
             return None
@@ -194,6 +195,7 @@ def test_any_answer_cache_gets_the_answer_with_the_publish_through_its_interface
 
         def set_with(self, k, value, ttl_s, writes, *, behind=True):
             self.written.append((k, value, ttl_s))
+            self.behind.append(behind)
             writes.run()
 
         def status(self):
@@ -204,6 +206,23 @@ def test_any_answer_cache_gets_the_answer_with_the_publish_through_its_interface
     result = SingleFlight(client).do(key, lambda: Computed(b"v", f"{key}:answer", b"c", 60.0), time.monotonic() + 5, cache)
     assert result.value == b"v" and cache.written == [(f"{key}:answer", b"c", 60.0)]
     assert client.get(f"{key}:flight-result") == b"v" and client.get(f"{key}:flight") is None
+    assert cache.behind == [True]  # the process's one flight: its write may leave the response path
+
+    # with another flight in this process, the write is made in the request (no thread hand-off under load)
+    flights, other_started, other_done = SingleFlight(client), threading.Event(), threading.Event()
+
+    def slow_other():
+        other_started.set()
+        assert other_done.wait(5)
+        return b"o"
+
+    other = threading.Thread(target=lambda: flights.do(f"{key}-o", slow_other, time.monotonic() + 5))
+    other.start()
+    assert other_started.wait(5)
+    flights.do(f"{key}-2", lambda: Computed(b"v", f"{key}:answer2", b"c", 60.0), time.monotonic() + 5, cache)
+    other_done.set()
+    other.join()
+    assert cache.behind == [True, False]
 
 
 def test_a_caller_that_took_the_lock_with_its_read_but_follows_this_processes_leader_lets_it_go(key):
