@@ -223,6 +223,11 @@ def test_any_answer_cache_gets_the_answer_with_the_publish_through_its_interface
     other_done.set()
     other.join()
     assert cache.behind == [True, False]
+    # a personal answer (its key logged for forgetting right after) is never written after the response
+    alone = SingleFlight(client)
+    alone.do(f"{key}-3", lambda: Computed(b"v", f"{key}:answer3", b"c", 60.0, may_write_behind=False),
+             time.monotonic() + 5, cache)
+    assert cache.behind == [True, False, False]
 
 
 def test_a_caller_that_took_the_lock_with_its_read_but_follows_this_processes_leader_lets_it_go(key):

@@ -244,8 +244,9 @@ def test_a_deleted_answer_is_not_written_back_by_a_write_still_on_its_way(prefix
     client = redis.Redis.from_url(REDIS_URL)
     cache = RedisCache(client, write_behind=True)
     gate = threading.Event()
-    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
     cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)
+    wait_for(lambda: len(carried) == 1)  # its round trip has started: the deletion must wait for it
     threading.Timer(0.2, gate.set).start()  # the write lands while the deletion waits for it
     started = time.monotonic()
     assert cache.delete([f"{prefix}:answer"]) == 1
@@ -269,8 +270,9 @@ def test_past_max_unwritten_answers_the_next_write_is_made_in_the_request(prefix
     client = redis.Redis.from_url(REDIS_URL)
     cache = RedisCache(client, write_behind=True, max_unwritten=1)
     gate = threading.Event()
-    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
     cache.set_with(f"{prefix}:first", b"1", 60.0, writes)  # held on its way
+    wait_for(lambda: len(carried) == 1)  # the writer holds the one held round trip, not the request below
     cache.set_with(f"{prefix}:second", b"2", 60.0, writes)  # one is on its way already: written here and now
     assert client.get(f"{prefix}:second") == b"2" and client.get(f"{prefix}:first") is None
     gate.set()
@@ -283,8 +285,9 @@ def test_a_deletion_waiting_on_a_hung_write_fails_as_redis_unavailable(prefix):
     cache = RedisCache(client, write_behind=True)
     cache.FLUSH_TIMEOUT_S = 0.2
     gate = threading.Event()
-    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
     cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)
+    wait_for(lambda: len(carried) == 1)  # the write is on its way (an answer deleted before that is never sent)
     try:
         with pytest.raises(redis.RedisError):  # the API answers 503 "retry the deletion", never a 500
             cache.delete([f"{prefix}:answer"])
@@ -325,3 +328,49 @@ def test_writes_made_while_the_writer_is_busy_go_together_in_its_next_round_trip
     cache.flush()
     assert len(carried) == 3 and carried[1] is carried[2] is not carried[0]  # b and c: one pipeline
     assert [client.get(f"{prefix}:{k}") for k in "abc"] == [b"a", b"b", b"c"] and events.seen == ["set"] * 3
+
+
+def test_an_answer_written_now_supersedes_an_older_one_still_on_its_way(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    cache = RedisCache(client, write_behind=True)
+    gate = threading.Event()
+    writes, carried = gated_writes(client, f"{prefix}:marker", gate, times=2)
+    cache.set_with(f"{prefix}:a", b"held", 60.0, writes)
+    wait_for(lambda: len(carried) == 1)  # the writer holds the first round trip
+    cache.set_with(f"{prefix}:answer", b"old", 60.0, writes)  # queued behind it
+    cache.set(f"{prefix}:answer", b"new", 60.0)  # written in the request (a follower computing for itself)
+    assert cache.get(f"{prefix}:answer") == b"new"
+    gate.set()
+    cache.flush()
+    assert client.get(f"{prefix}:answer") == b"new"  # the older write's answer was dropped, its commands ran
+    assert client.get(f"{prefix}:marker") == b"published"
+
+
+def test_a_write_for_another_server_that_fails_does_not_drop_the_rest_of_the_batch(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    cache = RedisCache(client, write_behind=True)
+    gate = threading.Event()
+    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
+    down_writes, _ = marker_writes(redis_client("redis://127.0.0.1:1/0", socket_timeout_s=0.2), "marker")
+    cache.set_with(f"{prefix}:a", b"a", 60.0, writes)
+    wait_for(lambda: len(carried) == 1)
+    cache.set_with(f"{prefix}:b", b"b", 60.0, down_writes)  # its commands' server is down
+    cache.set_with(f"{prefix}:c", b"c", 60.0, writes)
+    gate.set()
+    cache.flush()
+    assert [client.get(f"{prefix}:{k}") for k in "abc"] == [b"a", b"b", b"c"]
+
+
+def test_an_answer_deleted_before_its_write_started_is_never_sent(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    cache = RedisCache(client, write_behind=True)
+    gate = threading.Event()
+    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
+    cache.set_with(f"{prefix}:a", b"a", 60.0, writes)
+    wait_for(lambda: len(carried) == 1)  # the writer holds a's round trip; b waits in the queue
+    cache.set_with(f"{prefix}:b", b"b", 60.0, writes)
+    threading.Timer(0.2, gate.set).start()
+    assert cache.delete([f"{prefix}:b"]) == 0  # waited for the writer, which then dropped b's answer
+    cache.flush()
+    assert client.get(f"{prefix}:a") == b"a" and client.get(f"{prefix}:b") is None
+    assert len(carried) == 2  # b's flight commands still ran (its lock released)

@@ -99,7 +99,8 @@ def test_the_trial_after_a_cool_down_may_open_a_new_connection() -> None:
     assert breaker.state() == "half_open"
     assert client.ping() is True  # the trial: a new connection, its handshake, then the command
     assert breaker.state() == "closed"
-    assert client.set("sgtest-trial", "1", px=1000) and client.get("sgtest-trial") == b"1"
+    key = f"sgtest-trial-{uuid.uuid4().hex[:8]}"
+    assert client.set(key, "1", px=1000) and client.get(key) == b"1"
 
 
 def test_redis_call_timeouts_are_a_setting_of_tens_of_ms() -> None:

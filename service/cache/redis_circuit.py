@@ -70,6 +70,10 @@ class _GuardedConnection:
         self._settle(None)
         return response
 
+    def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        self._trial = False  # a trial whose outcome never came (an unparsable reply) is not this socket's next call's
+        super().disconnect(*args, **kwargs)  # type: ignore[misc]
+
     def _settle(self, error: Exception | None) -> None:
         """The first outcome after a trial decides it; what follows counts as ordinary calls."""
         trial, self._trial = self._trial, False

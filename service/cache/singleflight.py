@@ -41,6 +41,9 @@ class Computed:
     cache_key: str | None = None
     cache_value: bytes = b""
     cache_ttl_s: float = 0.0
+    # whether the answer's write may follow the response: not for one whose key is logged for deletion right
+    # after it (a shopper's personal answer: a worker elsewhere forgetting them must find it written)
+    may_write_behind: bool = True
 
 
 Compute = Callable[[], "bytes | Computed"]
@@ -181,7 +184,7 @@ class SingleFlight:
                 # behind the response only while this is the process's one flight: with others in flight the
                 # worker has no idle CPU for a second thread, whose hand-offs cost more than the round trip
                 # (bench.service at 64 clients: 0.86-0.91 of the floor with every write behind, 0.89-0.93 inline)
-                behind = len(self._flights) <= 1
+                behind = computed.may_write_behind and len(self._flights) <= 1
                 cache.set_with(computed.cache_key, computed.cache_value, computed.cache_ttl_s, writes, behind=behind)
             else:
                 writes.run()

@@ -247,6 +247,10 @@ class RedisCache:
         return None, bool(found)
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
+        self._superseded(key)
+        self._set_now(key, value, ttl_s)
+
+    def _set_now(self, key: str, value: bytes, ttl_s: float) -> None:
         if ttl_s <= 0 or self._skipping():
             return
         try:
@@ -261,45 +265,58 @@ class RedisCache:
             with self._unwritten_lock:
                 self._unwritten[key] = value
                 self._queued.append(_Write(key, value, ttl_s, writes))
-                schedule, self._drain_scheduled = not self._drain_scheduled, True
-            if not schedule:
-                return  # the writer takes it with the others queued since its last round trip
-            try:
-                self._writer.submit(self._drain)
-                return
-            except RuntimeError:  # the interpreter is exiting: no new thread work, so write it here
+                refused = False
+                if not self._drain_scheduled:  # else the writer takes it with the others since its last round trip
+                    try:  # under the lock: a deletion's flush queued after this set_with waits for this drain
+                        self._writer.submit(self._drain)
+                        self._drain_scheduled = True
+                    except RuntimeError:  # the interpreter is exiting: no new thread work, so write it here
+                        refused = True
+            if refused:
                 self._drain()
-                return
+            return
+        self._superseded(key)
         self._write_now(key, value, ttl_s, writes)
 
+    def _superseded(self, key: str) -> None:
+        """A write made now for ``key``: an older answer still queued must neither be read nor land after it."""
+        if self._unwritten:
+            with self._unwritten_lock:
+                self._unwritten.pop(key, None)
+
     def _drain(self) -> None:
-        """Every write queued so far, in order, in one round trip: under load the writer batches, saving CPU."""
+        """Every write queued so far, in order, in one round trip: under load the writer batches, saving CPU.
+
+        An answer deleted or superseded since it was queued is not written; its flight's commands still run.
+        """
         with self._unwritten_lock:
             batch, self._queued, self._drain_scheduled = self._queued, [], False
-        if not batch:
-            return
-        mine = [w for w in batch if w.writes.client is self._client]
+            current = [self._unwritten.get(w.key) is w.value for w in batch]
         try:
-            for w in batch:
+            mine = [(w, keep) for w, keep in zip(batch, current, strict=True) if w.writes.client is self._client]
+            for w, keep in zip(batch, current, strict=True):
                 if w.writes.client is not self._client:  # another server, or another pool: each on its own
-                    self._write_now(w.key, w.value, w.ttl_s, w.writes)
+                    try:
+                        self._write_now(w.key, w.value, w.ttl_s if keep else 0.0, w.writes)
+                    except redis.RedisError:
+                        pass  # counted by _failed (the answer) or not the cache's (the commands); the rest go on
             if mine:
                 pipe = self._client.pipeline(transaction=False)
                 queued = not self._skipping()
-                for w in mine:
-                    if queued:
+                answers = 0
+                for w, keep in mine:
+                    if queued and keep:
                         pipe.set(w.key, w.value, px=_px(w.ttl_s))
+                        answers += 1
                     w.writes.queue(pipe)
                 try:
                     pipe.execute()
                 except redis.RedisError as exc:
-                    if queued:
+                    if answers:
                         self._failed("set", exc)
                 else:
-                    for _ in mine if queued else ():
+                    for _ in range(answers):
                         self._events.cache_event("set")
-        except redis.RedisError:
-            pass  # counted and logged by _failed; the flights' locks expire, followers compute for themselves
         finally:
             with self._unwritten_lock:
                 for w in batch:
@@ -313,7 +330,7 @@ class RedisCache:
 
     def _write_now(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
         if writes.client is not self._client:  # another server, or another pool: each on its own
-            self.set(key, value, ttl_s)
+            self._set_now(key, value, ttl_s)
             writes.run()
             return
         pipe = self._client.pipeline(transaction=False)

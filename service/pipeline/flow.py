@@ -74,11 +74,19 @@ class Flow:
         self._metrics = metrics
 
     def run(
-        self, key: str | None, compute: Callable[[], Outcome], deadline: float, trace: RequestTrace | None = None
+        self,
+        key: str | None,
+        compute: Callable[[], Outcome],
+        deadline: float,
+        trace: RequestTrace | None = None,
+        *,
+        personal: bool = False,
     ) -> Answer:
         """The cached answer for ``key``, else ``compute()`` once for every concurrent request with that key.
 
         ``trace`` (when given) receives what the access log reports. Exceptions of ``compute`` propagate.
+        ``personal``: the answer is one shopper's (its key is logged so that forgetting them deletes it), so it
+        is in Redis before this returns, never written after the response.
         """
         if key is None:
             outcome = compute()
@@ -101,7 +109,10 @@ class Flow:
             if not outcome.cacheable:
                 return Computed(blob)
             # written by the flight, in the round trip that publishes the result and releases its lock
-            return Computed(blob, key, orjson.dumps(outcome.payload), self.ttl(outcome.payload["provider"]))
+            return Computed(
+                blob, key, orjson.dumps(outcome.payload), self.ttl(outcome.payload["provider"]),
+                may_write_behind=not personal,
+            )
 
         flight = self._flights.do(key, lead, deadline, self._cache, claimed)
         result = orjson.loads(flight.value)

@@ -156,7 +156,10 @@ class RecommendPipeline:
             signals=signals,
         )
         key = self._key(shortlist)
-        answer = self._flow.run(key, functools.partial(self._answer, shortlist, deadline, stream), deadline, trace)
+        answer = self._flow.run(
+            key, functools.partial(self._answer, shortlist, deadline, stream), deadline, trace,
+            personal=bool(signals.fingerprint),  # _impression logs its key for forgetting: written before that
+        )
         annotate(answer.payload["items"], signals)
         response = self._respond(answer, request_id, started, retrieval_ms, understood=found_constraints)
         self._impression(shopper, response, key if signals.fingerprint else None)

@@ -148,13 +148,13 @@ return {failures, tostring(open_until), tostring(cooldown)}
 class RedisBreakerStore:
     """Breaker state shared through Redis. If Redis fails, the breaker reads as closed (fail open).
 
-    Reads are remembered for ``read_ttl_s`` so a worker does not pay a Redis round trip per request
-    (at 0.25 s, a worker answering one shopper at a time still paid one on about a third of its calls,
-    before the upstream call); this process's own writes invalidate them at once, and a breaker that
-    another worker opened is seen here within that second.
+    Reads are remembered for ``read_ttl_s`` so a busy worker does not pay a Redis round trip per
+    request; this process's own writes invalidate them at once. (Longer is not free: a worker reading a
+    stale half-open record may take a second trial right after another worker's failed, doubling the
+    cool-down again.)
     """
 
-    def __init__(self, client: redis.Redis, prefix: str, *, read_ttl_s: float = 1.0) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, *, read_ttl_s: float = 0.25) -> None:
         self._client = client
         self._prefix = prefix
         self._failure = client.register_script(_FAILURE_LUA)
