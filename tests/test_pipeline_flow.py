@@ -153,3 +153,41 @@ def test_a_failing_computation_propagates_and_caches_nothing():
         flow.run("k", broken, time.monotonic() + 5)
     compute = Computations()
     assert not flow.run("k", compute, time.monotonic() + 5).cached and compute.calls == 1
+
+
+def test_a_personal_answer_is_in_redis_when_the_flow_returns_and_a_shared_one_may_follow(client, redis_prefix):
+    """Write-behind (the service's cache): a personal answer's key is logged for forgetting right after the flow."""
+    metrics = Metrics()
+    flow = Flow(
+        settings=load_settings(cache_ttl_s=600, cache_fallback_ttl_s=30),
+        cache=RedisCache(client, write_behind=True),
+        flights=SingleFlight(client),
+        chain=ProviderChain([Named("primary"), Named("fallback")]),
+        metrics=metrics,
+    )
+    held = threading.Event()
+    original = client.pipeline
+
+    def slow_pipeline(*args, **kwargs):  # every round trip that carries an answer waits for the test
+        pipe = original(*args, **kwargs)
+        execute = pipe.execute
+
+        def waiting(*a, **k):
+            if threading.current_thread() is not threading.main_thread():
+                assert held.wait(10)
+            return execute(*a, **k)
+
+        pipe.execute = waiting
+        return pipe
+
+    client.pipeline = slow_pipeline
+    try:
+        flow.run(f"{redis_prefix}:personal", Computations(), time.monotonic() + 5, personal=True)
+        assert client.get(f"{redis_prefix}:personal") is not None  # written in the request, before returning
+        flow.run(f"{redis_prefix}:shared", Computations(), time.monotonic() + 5)
+        assert redis.Redis.from_url(REDIS_URL).get(f"{redis_prefix}:shared") is None  # on its way, held
+        assert flow.run(f"{redis_prefix}:shared", Computations(), time.monotonic() + 5).cached  # read meanwhile
+    finally:
+        held.set()
+        flow._cache.flush()  # noqa: SLF001
+    assert redis.Redis.from_url(REDIS_URL).get(f"{redis_prefix}:shared") is not None
