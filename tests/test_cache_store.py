@@ -207,12 +207,18 @@ def gated_writes(client, key, gate, *, times=1):
     return writes, carried
 
 
-def test_write_behind_answers_before_the_write_lands_and_this_process_reads_it_meanwhile(prefix):
+def held_cache(prefix, *, times=1, **options):
+    """A write-behind cache over the real Redis whose first ``times`` round trips wait for the returned gate."""
     client = redis.Redis.from_url(REDIS_URL)
-    events = Events()
-    cache = RedisCache(client, events=events, write_behind=True)
+    cache = RedisCache(client, write_behind=True, **options)
     gate = threading.Event()
-    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    writes, carried = gated_writes(client, f"{prefix}:marker", gate, times=times)
+    return client, cache, gate, writes, carried
+
+
+def test_write_behind_answers_before_the_write_lands_and_this_process_reads_it_meanwhile(prefix):
+    events = Events()
+    client, cache, gate, writes, _ = held_cache(prefix, events=events)
     cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)  # returns with the write still held
     assert redis.Redis.from_url(REDIS_URL).get(f"{prefix}:answer") is None
     assert cache.get(f"{prefix}:answer") == b"v"  # a repeat in this process is a hit meanwhile
@@ -228,10 +234,7 @@ def test_write_behind_answers_before_the_write_lands_and_this_process_reads_it_m
 
 
 def test_write_behind_keeps_the_order_of_writes_and_a_newer_answer_is_not_dropped_by_an_older_write(prefix):
-    client = redis.Redis.from_url(REDIS_URL)
-    cache = RedisCache(client, write_behind=True)
-    gate = threading.Event()
-    writes, _ = gated_writes(client, f"{prefix}:marker", gate)
+    client, cache, gate, writes, _ = held_cache(prefix)
     cache.set_with(f"{prefix}:answer", b"old", 60.0, writes)
     cache.set_with(f"{prefix}:answer", b"new", 60.0, writes)
     assert cache.get(f"{prefix}:answer") == b"new"
@@ -241,10 +244,7 @@ def test_write_behind_keeps_the_order_of_writes_and_a_newer_answer_is_not_droppe
 
 
 def test_a_deleted_answer_is_not_written_back_by_a_write_still_on_its_way(prefix):
-    client = redis.Redis.from_url(REDIS_URL)
-    cache = RedisCache(client, write_behind=True)
-    gate = threading.Event()
-    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
+    client, cache, gate, writes, carried = held_cache(prefix)
     cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)
     wait_for(lambda: len(carried) == 1)  # its round trip has started: the deletion must wait for it
     threading.Timer(0.2, gate.set).start()  # the write lands while the deletion waits for it
@@ -267,10 +267,7 @@ def test_a_failed_write_behind_is_counted_as_an_error_and_raises_nothing():
 
 
 def test_past_max_unwritten_answers_the_next_write_is_made_in_the_request(prefix):
-    client = redis.Redis.from_url(REDIS_URL)
-    cache = RedisCache(client, write_behind=True, max_unwritten=1)
-    gate = threading.Event()
-    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
+    client, cache, gate, writes, carried = held_cache(prefix, max_unwritten=1)
     cache.set_with(f"{prefix}:first", b"1", 60.0, writes)  # held on its way
     wait_for(lambda: len(carried) == 1)  # the writer holds the one held round trip, not the request below
     cache.set_with(f"{prefix}:second", b"2", 60.0, writes)  # one is on its way already: written here and now
@@ -281,11 +278,8 @@ def test_past_max_unwritten_answers_the_next_write_is_made_in_the_request(prefix
 
 
 def test_a_deletion_waiting_on_a_hung_write_fails_as_redis_unavailable(prefix):
-    client = redis.Redis.from_url(REDIS_URL)
-    cache = RedisCache(client, write_behind=True)
+    client, cache, gate, writes, carried = held_cache(prefix)
     cache.FLUSH_TIMEOUT_S = 0.2
-    gate = threading.Event()
-    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
     cache.set_with(f"{prefix}:answer", b"v", 60.0, writes)
     wait_for(lambda: len(carried) == 1)  # the write is on its way (an answer deleted before that is never sent)
     try:
@@ -315,11 +309,8 @@ sys.exit(0)
 
 
 def test_writes_made_while_the_writer_is_busy_go_together_in_its_next_round_trip(prefix):
-    client = redis.Redis.from_url(REDIS_URL)
     events = Events()
-    cache = RedisCache(client, events=events, write_behind=True)
-    gate = threading.Event()
-    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
+    client, cache, gate, writes, carried = held_cache(prefix, events=events)
     cache.set_with(f"{prefix}:a", b"a", 60.0, writes)
     wait_for(lambda: len(carried) == 1)  # the writer holds a's round trip
     cache.set_with(f"{prefix}:b", b"b", 60.0, writes)
@@ -331,10 +322,7 @@ def test_writes_made_while_the_writer_is_busy_go_together_in_its_next_round_trip
 
 
 def test_an_answer_written_now_supersedes_an_older_one_still_on_its_way(prefix):
-    client = redis.Redis.from_url(REDIS_URL)
-    cache = RedisCache(client, write_behind=True)
-    gate = threading.Event()
-    writes, carried = gated_writes(client, f"{prefix}:marker", gate, times=2)
+    client, cache, gate, writes, carried = held_cache(prefix, times=2)
     cache.set_with(f"{prefix}:a", b"held", 60.0, writes)
     wait_for(lambda: len(carried) == 1)  # the writer holds the first round trip
     cache.set_with(f"{prefix}:answer", b"old", 60.0, writes)  # queued behind it
@@ -347,10 +335,7 @@ def test_an_answer_written_now_supersedes_an_older_one_still_on_its_way(prefix):
 
 
 def test_a_write_for_another_server_that_fails_does_not_drop_the_rest_of_the_batch(prefix):
-    client = redis.Redis.from_url(REDIS_URL)
-    cache = RedisCache(client, write_behind=True)
-    gate = threading.Event()
-    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
+    client, cache, gate, writes, carried = held_cache(prefix)
     down_writes, _ = marker_writes(redis_client("redis://127.0.0.1:1/0", socket_timeout_s=0.2), "marker")
     cache.set_with(f"{prefix}:a", b"a", 60.0, writes)
     wait_for(lambda: len(carried) == 1)
@@ -362,10 +347,7 @@ def test_a_write_for_another_server_that_fails_does_not_drop_the_rest_of_the_bat
 
 
 def test_an_answer_deleted_before_its_write_started_is_never_sent(prefix):
-    client = redis.Redis.from_url(REDIS_URL)
-    cache = RedisCache(client, write_behind=True)
-    gate = threading.Event()
-    writes, carried = gated_writes(client, f"{prefix}:marker", gate)
+    client, cache, gate, writes, carried = held_cache(prefix)
     cache.set_with(f"{prefix}:a", b"a", 60.0, writes)
     wait_for(lambda: len(carried) == 1)  # the writer holds a's round trip; b waits in the queue
     cache.set_with(f"{prefix}:b", b"b", 60.0, writes)

@@ -293,30 +293,9 @@ class RedisCache:
             batch, self._queued, self._drain_scheduled = self._queued, [], False
             current = [self._unwritten.get(w.key) is w.value for w in batch]
         try:
-            mine = [(w, keep) for w, keep in zip(batch, current, strict=True) if w.writes.client is self._client]
-            for w, keep in zip(batch, current, strict=True):
-                if w.writes.client is not self._client:  # another server, or another pool: each on its own
-                    try:
-                        self._write_now(w.key, w.value, w.ttl_s if keep else 0.0, w.writes)
-                    except redis.RedisError:
-                        pass  # counted by _failed (the answer) or not the cache's (the commands); the rest go on
-            if mine:
-                pipe = self._client.pipeline(transaction=False)
-                queued = not self._skipping()
-                answers = 0
-                for w, keep in mine:
-                    if queued and keep:
-                        pipe.set(w.key, w.value, px=_px(w.ttl_s))
-                        answers += 1
-                    w.writes.queue(pipe)
-                try:
-                    pipe.execute()
-                except redis.RedisError as exc:
-                    if answers:
-                        self._failed("set", exc)
-                else:
-                    for _ in range(answers):
-                        self._events.cache_event("set")
+            self._send(list(zip(batch, current, strict=True)))
+        except redis.RedisError:
+            pass  # counted and logged by _failed; the flights' locks expire, followers compute for themselves
         finally:
             with self._unwritten_lock:
                 for w in batch:
@@ -329,23 +308,45 @@ class RedisCache:
             self._writer.submit(_nothing).result(timeout=self.FLUSH_TIMEOUT_S if timeout_s is None else timeout_s)
 
     def _write_now(self, key: str, value: bytes, ttl_s: float, writes: RedisWrites) -> None:
-        if writes.client is not self._client:  # another server, or another pool: each on its own
-            self._set_now(key, value, ttl_s)
-            writes.run()
-            return
-        pipe = self._client.pipeline(transaction=False)
-        queued = ttl_s > 0 and not self._skipping()
-        if queued:
-            pipe.set(key, value, px=_px(ttl_s))
-        writes.queue(pipe)
-        try:
-            pipe.execute()
-        except redis.RedisError as exc:
-            if queued:
-                self._failed("set", exc)
-            raise
-        if queued:
-            self._events.cache_event("set")
+        self._send([(_Write(key, value, ttl_s, writes), True)])
+
+    def _send(self, batch: list[tuple[_Write, bool]]) -> None:
+        """Writes in order (each answer only where its flag says it is still wanted), those for this cache's client
+        in one round trip; those for another client on their own, one failing not stopping the rest.
+
+        :raises redis.RedisError: the first failure, once every write was tried.
+        """
+        failed: redis.RedisError | None = None
+        mine: list[tuple[_Write, bool]] = []
+        for w, keep in batch:
+            if w.writes.client is self._client:
+                mine.append((w, keep))
+                continue
+            self._set_now(w.key, w.value, w.ttl_s if keep else 0.0)  # another server, or another pool
+            try:
+                w.writes.run()
+            except redis.RedisError as exc:
+                failed = failed or exc
+        if mine:
+            pipe = self._client.pipeline(transaction=False)
+            skipping = self._skipping()
+            answers = 0
+            for w, keep in mine:
+                if keep and w.ttl_s > 0 and not skipping:
+                    pipe.set(w.key, w.value, px=_px(w.ttl_s))
+                    answers += 1
+                w.writes.queue(pipe)
+            try:
+                pipe.execute()
+            except redis.RedisError as exc:
+                if answers:
+                    self._failed("set", exc)
+                failed = failed or exc
+            else:
+                for _ in range(answers):
+                    self._events.cache_event("set")
+        if failed is not None:
+            raise failed
 
     def delete(self, keys: list[str]) -> int:
         if self._writer is not None and keys:
